@@ -1,0 +1,1 @@
+"""Intentcast's stream processors, topic administration and the local Kafka launcher."""

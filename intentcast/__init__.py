@@ -1,0 +1,1 @@
+"""The `intentcast` command line: a thin layer over `broker`, `agents` and `schemas`."""

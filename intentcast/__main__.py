@@ -1,0 +1,5 @@
+"""`python -m intentcast` is the same as the `intentcast` command."""
+
+from intentcast.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""Entry point of the `intentcast` command; each sub-command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from intentcast import kafka_cmd
+
+app = typer.Typer(
+    name="intentcast",
+    help="Intent-casting on Apache Kafka: customers broadcast intents on their own terms, "
+    "vendors answer, every agreement is audited.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(kafka_cmd.app, name="kafka")
+
+
+def main() -> None:
+    app()

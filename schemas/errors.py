@@ -1,0 +1,47 @@
+"""The one exception tree of Intentcast; every error a caller may catch lives under it.
+
+::
+
+    IntentcastError            root of every error the project raises on purpose
+    └── SchemaError            a message or value broke the wire contract (carries a ReasonCode)
+        └── SignatureError     a signature is missing, malformed or does not verify
+
+Callers branch on ``err.reason`` (a closed :class:`~schemas.reasons.ReasonCode`), never on the
+text, so the same code can travel in dead letters and vendor feedback unchanged.
+"""
+
+from __future__ import annotations
+
+from schemas.reasons import ReasonCode
+
+__all__ = ["IntentcastError", "SchemaError", "SignatureError"]
+
+
+class IntentcastError(Exception):
+    """Root of all errors raised by Intentcast code: one ``except`` catches ours and no others."""
+
+
+class SchemaError(IntentcastError):
+    """A value does not satisfy the wire contract; ``reason`` says which rule, ``detail`` where."""
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason.value!r}, {self.detail!r})"
+
+
+class SignatureError(SchemaError):
+    """A signature check failed; a separate class so callers can treat forgery apart from typos."""
+
+    def __init__(
+        self,
+        reason: ReasonCode = ReasonCode.BAD_SIGNATURE,
+        detail: str = "signature does not verify",
+    ) -> None:
+        super().__init__(reason, detail)

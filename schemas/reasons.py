@@ -1,0 +1,83 @@
+"""The closed set of reason codes shared by errors, dead letters, vendor feedback and the docs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["ReasonCode"]
+
+
+class ReasonCode(StrEnum):
+    """Why a message was refused or an operation failed.
+
+    Values are stable snake_case strings that go on the wire: never rename or reuse one, only add.
+    """
+
+    MALFORMED_JSON = "malformed_json"
+    SCHEMA_INVALID = "schema_invalid"
+    UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    UNKNOWN_TERM = "unknown_term"
+    TERM_HASH_MISMATCH = "term_hash_mismatch"
+    INTENT_EXPIRED = "intent_expired"
+    INTENT_NOT_OPEN = "intent_not_open"
+    INTENT_UNKNOWN = "intent_unknown"
+    VENDOR_UNKNOWN = "vendor_unknown"
+    VENDOR_MISMATCH = "vendor_mismatch"
+    BAD_SIGNATURE = "bad_signature"
+    TERMS_NOT_ACCEPTED = "terms_not_accepted"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    PRICE_OVER_MAX = "price_over_max"
+    OFFER_EXPIRED = "offer_expired"
+    DUPLICATE_OFFER = "duplicate_offer"
+    OFFER_NOT_DELIVERED = "offer_not_delivered"
+    OFFER_HASH_MISMATCH = "offer_hash_mismatch"
+    ALREADY_AGREED = "already_agreed"
+    DUPLICATE_MESSAGE = "duplicate_message"
+    PII_DETECTED = "pii_detected"
+    TOO_MANY_OFFERS = "too_many_offers"
+    MARKET_UNKNOWN = "market_unknown"
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def description(self) -> str:
+        """One plain-language line, shown to vendors in feedback and listed in docs/reasons.md."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS: Final = MappingProxyType(
+    {
+        ReasonCode.MALFORMED_JSON: "The bytes are not valid UTF-8 JSON.",
+        ReasonCode.SCHEMA_INVALID: "The JSON does not match the message schema "
+        "(missing, extra or out-of-range fields).",
+        ReasonCode.UNKNOWN_SCHEMA_VERSION: "The schema_version is not one this decoder supports.",
+        ReasonCode.MESSAGE_TOO_LARGE: "The message is larger than the 64 KiB limit.",
+        ReasonCode.UNKNOWN_TERM: "A term id or version is not in the MyTerms roster.",
+        ReasonCode.TERM_HASH_MISMATCH: "A term reference's sha256 does not match the roster text.",
+        ReasonCode.INTENT_EXPIRED: "The intent's expires_at has passed.",
+        ReasonCode.INTENT_NOT_OPEN: "The intent is already agreed, expired or cancelled.",
+        ReasonCode.INTENT_UNKNOWN: "No open intent with this intent_id is known.",
+        ReasonCode.VENDOR_UNKNOWN: "No vendor profile is registered for this vendor_id.",
+        ReasonCode.VENDOR_MISMATCH: "The sender is not the vendor named in the message.",
+        ReasonCode.BAD_SIGNATURE: "A signature is missing or does not verify "
+        "with the expected key.",
+        ReasonCode.TERMS_NOT_ACCEPTED: "The offer does not accept exactly the terms "
+        "the customer proffered.",
+        ReasonCode.CURRENCY_MISMATCH: "The offer's currency differs from the intent's currency.",
+        ReasonCode.PRICE_OVER_MAX: "The offer's price is above the intent's max_price.",
+        ReasonCode.OFFER_EXPIRED: "The offer's valid_until has passed.",
+        ReasonCode.DUPLICATE_OFFER: "This vendor already made an offer for this intent.",
+        ReasonCode.OFFER_NOT_DELIVERED: "The accepted offer was never delivered to the customer.",
+        ReasonCode.OFFER_HASH_MISMATCH: "The acceptance's offer_hash does not match "
+        "the delivered offer.",
+        ReasonCode.ALREADY_AGREED: "The intent already has an agreement.",
+        ReasonCode.DUPLICATE_MESSAGE: "A message with this id was already processed.",
+        ReasonCode.PII_DETECTED: "The message seems to contain personal data "
+        "(e-mail, phone, street address).",
+        ReasonCode.TOO_MANY_OFFERS: "The intent has reached its limit of delivered offers.",
+        ReasonCode.MARKET_UNKNOWN: "The market named in the intent does not exist.",
+        ReasonCode.INTERNAL_ERROR: "The broker failed unexpectedly; the message may be retried.",
+    }
+)

@@ -1,0 +1,90 @@
+"""Test fixtures: a real Kafka broker for the whole run, unique topic names, condition waits.
+
+With KAFKA_BOOTSTRAP set, tests use that broker; otherwise the session starts its own node on
+free ports in a temporary folder and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from broker.kafka_local import KafkaNode, resolve_distribution
+from broker.kafka_local.node import free_port
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a real Kafka broker shared by the session."""
+    existing = os.environ.get("KAFKA_BOOTSTRAP")
+    if existing:
+        yield existing
+        return
+    node = KafkaNode(
+        dist=resolve_distribution(),
+        data_dir=tmp_path_factory.mktemp("kafka"),
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    node.start(timeout=120)
+    try:
+        yield node.bootstrap
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Unique names per test, so tests sharing one broker never see each other's topics."""
+    token = secrets.token_hex(4)
+    return lambda base: f"t-{base}-{token}"
+
+
+@pytest.fixture
+async def admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def make_topics(
+    admin: AIOKafkaAdminClient,
+) -> Callable[..., Awaitable[None]]:
+    async def create(*names: str, partitions: int = 3) -> None:
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+
+    return create
+
+
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> None:
+    """Poll a condition until true; fail with `what` after `timeout` (no sleep-and-hope)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = condition()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
