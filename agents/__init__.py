@@ -1,1 +1,1 @@
-"""Customer publish client and vendor subscriber SDK; they meet the processors only through topics."""
+"""Customer publish client and vendor subscriber SDK; they meet the processors only via topics."""
