@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from intentcast import kafka_cmd
+from intentcast import broker_cmd, kafka_cmd
 
 app = typer.Typer(
     name="intentcast",
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(kafka_cmd.app, name="kafka")
+app.add_typer(broker_cmd.topics_app, name="topics")
+app.add_typer(broker_cmd.broker_app, name="broker")
+app.add_typer(broker_cmd.audit_app, name="audit")
 
 
 def main() -> None:

@@ -1,0 +1,170 @@
+"""The faust-streaming application: topics, the intent table and one agent per processor.
+
+Agents run with concurrency 1 and process small batches: outputs of a batch are acknowledged
+before its state is applied and before faust may commit its offsets (see `Context`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import faust
+
+from broker.context import Context, IntentStore
+from broker.ledger import Ledger
+from broker.metrics import Metrics
+from broker.outputs import Outputs
+from broker.processors.decisions import handle_acceptance, handle_cancel
+from broker.processors.expiry import handle_tick
+from broker.processors.incoming import Incoming, dead_letter
+from broker.processors.intake import handle_intent
+from broker.processors.offers import handle_offer
+from broker.processors.profiles import handle_profile
+from broker.registry import VendorRegistry
+from broker.settings import BrokerSettings
+from broker.topic_admin import TICKS_TOPIC_SUFFIX
+from schemas import (
+    ACCEPTANCES,
+    CANCELS,
+    INTENTS_SUBMITTED,
+    METRICS,
+    OFFERS_SUBMITTED,
+    VENDOR_PROFILES,
+    ReasonCode,
+    encode,
+)
+
+log = logging.getLogger("intentcast.broker")
+Handler = Callable[[Context, Incoming], Awaitable[None]]
+BATCH = 200
+BATCH_WINDOW_S = 0.005
+
+
+def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
+    """Return the faust app (typed Any: faust ships partial hints) and its shared context."""
+    app: Any = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        datadir=settings.datadir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,
+        web_enabled=False,
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,
+        table_cleanup_interval=30.0,
+    )
+    outputs = Outputs(settings)
+    ctx = Context(
+        settings=settings,
+        outputs=outputs,
+        registry=VendorRegistry(settings),
+        ledger=Ledger(settings, outputs),
+        metrics=Metrics(f"processor:{socket.gethostname()}:{settings.app_id}"),
+        store=IntentStore(
+            table=app.Table(
+                "intents",
+                default=None,
+                partitions=settings.partitions,
+                key_type=bytes,
+                value_type=bytes,
+                use_partitioner=True,
+            ),
+            partitions=settings.partitions,
+        ),
+    )
+
+    def topic(*names: str) -> Any:
+        return app.topic(
+            *names, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
+        )
+
+    def agent(source: Any, handler: Handler, name: str) -> None:
+        async def process(stream: Any) -> AsyncIterator[None]:
+            async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
+                for event in events:
+                    await _guarded(ctx, handler, _incoming(event.message))
+                await ctx.commit_batch()
+                yield None
+
+        process.__name__ = name
+        app.agent(source, name=name, concurrency=1)(process)
+
+    agent(topic(INTENTS_SUBMITTED), handle_intent, "intake")
+    agent(topic(OFFERS_SUBMITTED), handle_offer, "offers")
+    agent(topic(ACCEPTANCES), handle_acceptance, "acceptances")
+    agent(topic(CANCELS), handle_cancel, "cancels")
+    agent(topic(settings.app_id + TICKS_TOPIC_SUFFIX), handle_tick, "expiry")
+    ready_vendors: set[str] = set()
+
+    async def profiles(c: Context, rec: Incoming) -> None:
+        await handle_profile(c, rec, ready_vendors)
+
+    agent(
+        app.topic(VENDOR_PROFILES, key_serializer="raw", value_serializer="raw"),
+        profiles,
+        "profiles",
+    )
+
+    async def start_components() -> None:
+        await ctx.registry.start()
+        await ctx.outputs.producer()
+
+    async def tick() -> None:
+        ticks = settings.app_id + TICKS_TOPIC_SUFFIX
+        for p in range(settings.partitions):
+            await ctx.outputs.send(ticks, b"", None, partition=p)
+        await ctx.outputs.flush()
+
+    async def publish_metrics() -> None:
+        await ctx.outputs.send(METRICS, encode(ctx.metrics.snapshot()), None)
+        await ctx.outputs.flush()
+
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        ctx.ledger.forget()
+        ctx.store.heaps_built = False
+
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await ctx.registry.stop()
+        await ctx.outputs.stop()
+
+    # faust's decorators are untyped, so they are applied as plain calls
+    app.task(start_components)
+    app.timer(interval=settings.expiry_tick_seconds, on_leader=True)(tick)
+    app.timer(interval=settings.metrics_interval_seconds)(publish_metrics)
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_before_shutdown.connect(on_shutdown)
+    return app, ctx
+
+
+def _incoming(message: Any) -> Incoming:
+    return Incoming(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000),
+    )
+
+
+async def _guarded(ctx: Context, handler: Handler, rec: Incoming) -> None:
+    """A bug on one odd record must not stall the stream: dead-letter it as internal_error.
+
+    Kafka failures while sending are not caught here: they surface at `commit_batch`, and the
+    worker stops without committing, so the batch is replayed after a restart.
+    """
+    try:
+        await handler(ctx, rec)
+    except Exception as exc:
+        log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+        ctx.metrics.count("internal_errors")
+        await dead_letter(ctx, rec, ReasonCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")

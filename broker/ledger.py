@@ -1,0 +1,100 @@
+"""The agreement log: one hash chain per partition, whose head is recovered from the log itself.
+
+A worker never trusts its memory for the chain head: the first time it appends to a partition
+(after start or a rebalance) it reads that partition of the log, so a crash between writing an
+agreement and committing the acceptance cannot fork the chain or record an intent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from broker.outputs import Outputs
+from broker.settings import BrokerSettings
+from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode
+
+BuildAgreement = Callable[[int, str], Agreement]  # (seq, prev_hash) -> agreement
+
+
+@dataclass
+class ChainState:
+    seq: int = -1
+    head: str = GENESIS_HASH
+    by_intent: dict[str, str] = field(default_factory=dict)  # intent_id -> agreement_id
+
+
+class Ledger:
+    def __init__(self, settings: BrokerSettings, outputs: Outputs) -> None:
+        self._settings = settings
+        self._outputs = outputs
+        self._chains: dict[int, ChainState] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def forget(self, partitions: set[int] | None = None) -> None:
+        """Drop cached heads (on rebalance), so they are re-read from the log."""
+        if partitions is None:
+            self._chains.clear()
+        else:
+            for p in partitions:
+                self._chains.pop(p, None)
+
+    async def chain(self, partition: int) -> ChainState:
+        state = self._chains.get(partition)
+        if state is None:
+            state = await read_chain(self._settings, partition)
+            self._chains[partition] = state
+        return state
+
+    async def recorded(self, partition: int, intent_id: str) -> str | None:
+        """The agreement id already in the log for this intent, if any."""
+        return (await self.chain(partition)).by_intent.get(intent_id)
+
+    async def append(self, partition: int, intent_id: str, build: BuildAgreement) -> Agreement:
+        lock = self._locks.setdefault(partition, asyncio.Lock())
+        async with lock:
+            state = await self.chain(partition)
+            agreement = build(state.seq + 1, state.head)
+            producer = await self._outputs.producer()
+            try:
+                await producer.send_and_wait(
+                    AGREEMENTS, encode(agreement), key=intent_id.encode(), partition=partition
+                )
+            except Exception:
+                self.forget({partition})  # unknown outcome: re-read the head next time
+                raise
+            state.seq, state.head = agreement.seq, agreement.agreement_id
+            state.by_intent[intent_id] = agreement.agreement_id
+            return agreement
+
+
+async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
+    """Fold one partition of the log into its head and the intents it already records."""
+    state = ChainState()
+    consumer = AIOKafkaConsumer(
+        **settings.kafka_kwargs(),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id=f"{settings.app_id}-ledger",
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(AGREEMENTS, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        await consumer.seek_to_beginning(tp)
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                try:
+                    agreement = decode(Agreement, record.value or b"")
+                except SchemaError:
+                    continue  # not ours to fix here; `audit verify` reports it
+                state.seq, state.head = agreement.seq, agreement.agreement_id
+                state.by_intent[agreement.intent.intent_id] = agreement.agreement_id
+    finally:
+        await consumer.stop()
+    return state

@@ -1,0 +1,1 @@
+"""The stream processors, one per file; each handles one incoming record at a time."""

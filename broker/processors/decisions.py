@@ -1,0 +1,130 @@
+"""Acceptances and cancels: the customer's signed decisions about their own intent.
+
+An acceptance that passes every check appends exactly one Agreement to the partition's chain:
+if the log already records an agreement for the intent (a replay after a crash), the state is
+reconciled from the log instead of appending a second one.
+"""
+
+from __future__ import annotations
+
+from broker.context import Context
+from broker.processors.incoming import Incoming, dead_letter, is_message_id
+from broker.records import IntentRecord
+from broker.refusal import Refused
+from broker.validation import check_acceptance, check_cancel
+from schemas import (
+    Acceptance,
+    Agreement,
+    Cancel,
+    IntentState,
+    ReasonCode,
+    SchemaError,
+    StatusKind,
+    decode,
+    encode,
+    vendor_agreements_topic,
+)
+
+
+async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
+    m = ctx.metrics
+    m.count("acceptances.received")
+    try:
+        acceptance = decode(Acceptance, rec.value or b"")
+    except SchemaError as exc:
+        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "acceptances")
+        return
+    record = ctx.store.get(acceptance.intent_id)
+    recorded = await ctx.ledger.recorded(rec.partition, acceptance.intent_id)
+    if recorded is not None and record is not None and record.state is IntentState.OPEN:
+        # the log already holds this intent's agreement (we crashed before updating state)
+        _close(ctx, acceptance.intent_id, record, recorded)
+        await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
+        m.count("acceptances.reconciled")
+        return
+    now = ctx.clock()
+    try:
+        intent, offer = check_acceptance(acceptance, record_key=rec.key, record=record, now=now)
+    except Refused as exc:
+        await _refuse(ctx, rec, acceptance.intent_id, exc.reason, exc.detail, "acceptances")
+        return
+    assert record is not None
+    vendor_key = ctx.registry.key_of(offer.vendor_id) or ""
+
+    def build(seq: int, prev_hash: str) -> Agreement:
+        return Agreement.build(
+            partition=rec.partition,
+            seq=seq,
+            prev_hash=prev_hash,
+            intent=intent,
+            offer=offer,
+            acceptance=acceptance,
+            vendor_key=vendor_key,
+            recorded_at=now,
+        )
+
+    agreement = await ctx.ledger.append(rec.partition, acceptance.intent_id, build)
+    await ctx.outputs.send(vendor_agreements_topic(offer.vendor_id), encode(agreement), rec.key)
+    await ctx.outputs.status(
+        acceptance.intent_id, StatusKind.AGREED, agreement_id=agreement.agreement_id
+    )
+    _close(ctx, acceptance.intent_id, record, agreement.agreement_id)
+    m.observe(
+        "acceptance_to_agreement", (ctx.clock() - acceptance.accepted_at).total_seconds() * 1000
+    )
+    m.count("agreements.recorded")
+    m.count(f"market.{intent.market}.agreements")
+
+
+def _close(ctx: Context, intent_id: str, record: IntentRecord, agreement_id: str) -> None:
+    """Keep only what dedupe needs until expiry: the delivered offers are no longer needed."""
+    ctx.store.put(
+        intent_id,
+        record.model_copy(
+            update={
+                "state": IntentState.AGREED,
+                "agreement_id": agreement_id,
+                "delivered": {},
+                "offers_per_vendor": {},
+            }
+        ),
+    )
+
+
+async def handle_cancel(ctx: Context, rec: Incoming) -> None:
+    ctx.metrics.count("cancels.received")
+    try:
+        cancel = decode(Cancel, rec.value or b"")
+    except SchemaError as exc:
+        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "cancels")
+        return
+    record = ctx.store.get(cancel.intent_id)
+    try:
+        check_cancel(cancel, record_key=rec.key, record=record, now=ctx.clock())
+    except Refused as exc:
+        await _refuse(ctx, rec, cancel.intent_id, exc.reason, exc.detail, "cancels")
+        return
+    assert record is not None
+    await ctx.outputs.status(cancel.intent_id, StatusKind.CANCELLED)
+    ctx.store.put(
+        cancel.intent_id,
+        record.model_copy(
+            update={
+                "state": IntentState.CANCELLED,
+                "delivered": {},
+                "offers_per_vendor": {},
+            }
+        ),
+    )
+    ctx.metrics.count("cancels.done")
+
+
+async def _refuse(
+    ctx: Context, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str, what: str
+) -> None:
+    ctx.metrics.count(f"{what}.rejected.{reason.value}")
+    await dead_letter(ctx, rec, reason, detail)
+    if is_message_id(intent_id):
+        await ctx.outputs.status(
+            intent_id, StatusKind.REJECTED, reason=reason, detail=f"{what[:-1]}: {detail}"
+        )

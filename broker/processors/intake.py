@@ -1,0 +1,85 @@
+"""Intake: validate a customer's intent, then publish it to its market, or refuse it with a reason.
+
+A replay of an intent already taken in is skipped (idempotent); a different intent reusing an
+existing id is refused as a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from broker.context import Context
+from broker.processors.incoming import Incoming, dead_letter, is_message_id
+from broker.records import IntentRecord
+from broker.refusal import Refused
+from broker.validation import check_intent
+from schemas import (
+    Intent,
+    ReasonCode,
+    SchemaError,
+    StatusKind,
+    content_hash,
+    decode,
+    market_topic,
+)
+
+
+async def handle_intent(ctx: Context, rec: Incoming) -> None:
+    m = ctx.metrics
+    m.count("intents.received")
+    try:
+        intent = decode(Intent, rec.value or b"")
+    except SchemaError as exc:
+        await _refuse(ctx, rec, rec.field("intent_id") or rec.key_text(), exc.reason, exc.detail)
+        return
+    existing = ctx.store.get(intent.intent_id)
+    if existing is not None:
+        if existing.intent_hash == content_hash(intent):
+            m.count("intents.replayed")
+            return
+        await _refuse(
+            ctx,
+            rec,
+            intent.intent_id,
+            ReasonCode.DUPLICATE_MESSAGE,
+            "another intent already uses this intent_id",
+        )
+        return
+    now = ctx.clock()
+    s = ctx.settings
+    try:
+        check_intent(
+            intent,
+            record_key=rec.key,
+            now=now,
+            markets=s.markets,
+            max_skew=timedelta(seconds=s.max_clock_skew_seconds),
+            max_lifetime=timedelta(days=s.max_expiry_days),
+        )
+    except Refused as exc:
+        await _refuse(ctx, rec, intent.intent_id, exc.reason, exc.detail)
+        return
+    await ctx.outputs.send(market_topic(intent.market), rec.value or b"", rec.key)
+    await ctx.outputs.status(intent.intent_id, StatusKind.ACCEPTED)
+    expires_ms = int(intent.expires_at.timestamp() * 1000)
+    ctx.store.put(
+        intent.intent_id,
+        IntentRecord(
+            intent_json=(rec.value or b"").decode(),
+            intent_hash=content_hash(intent),
+            expires_at_ms=expires_ms,
+            partition=rec.partition,
+        ),
+    )
+    ctx.store.schedule(intent.intent_id, expires_ms)
+    m.count("intents.accepted")
+    m.count(f"market.{intent.market}.intents")
+
+
+async def _refuse(
+    ctx: Context, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str
+) -> None:
+    ctx.metrics.count(f"intents.rejected.{reason.value}")
+    await dead_letter(ctx, rec, reason, detail)
+    if is_message_id(intent_id):
+        await ctx.outputs.status(intent_id, StatusKind.REJECTED, reason=reason, detail=detail)

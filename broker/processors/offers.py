@@ -1,0 +1,114 @@
+"""Offers: check a vendor's offer against its intent; deliver it sealed, or tell the vendor why not.
+
+Only offers that accept the intent's exact terms, in its currency, at or under its price, from
+a registered vendor whose signature verifies, reach the customer.
+"""
+
+from __future__ import annotations
+
+from broker.context import Context
+from broker.processors.incoming import Incoming, dead_letter, is_message_id
+from broker.refusal import Refused
+from broker.validation import check_offer
+from schemas import (
+    OFFERS_DELIVERED,
+    Offer,
+    ReasonCode,
+    SchemaError,
+    StatusKind,
+    canonical_bytes,
+    decode,
+    encode,
+    seal_offer,
+)
+
+
+async def handle_offer(ctx: Context, rec: Incoming) -> None:
+    m = ctx.metrics
+    m.count("offers.received")
+    try:
+        offer = decode(Offer, rec.value or b"")
+    except SchemaError as exc:
+        await _refuse(
+            ctx,
+            rec,
+            rec.field("vendor_id"),
+            rec.field("offer_id"),
+            rec.field("intent_id"),
+            exc.reason,
+            exc.detail,
+        )
+        return
+    vendor_key = ctx.registry.key_of(offer.vendor_id)
+    if vendor_key is None:  # maybe registered a moment ago: catch up once before refusing
+        await ctx.registry.sync()
+        vendor_key = ctx.registry.key_of(offer.vendor_id)
+    now = ctx.clock()
+    record = ctx.store.get(offer.intent_id)
+    try:
+        intent = check_offer(
+            offer,
+            record_key=rec.key,
+            vendor_key=vendor_key,
+            record=record,
+            now=now,
+            max_per_vendor=ctx.settings.max_offers_per_vendor,
+        )
+    except Refused as exc:
+        await _refuse(
+            ctx, rec, offer.vendor_id, offer.offer_id, offer.intent_id, exc.reason, exc.detail
+        )
+        return
+    assert record is not None
+    delivered = seal_offer(offer, intent.sealing_key)
+    await ctx.outputs.send(OFFERS_DELIVERED, encode(delivered), rec.key)
+    await ctx.outputs.feedback(
+        vendor_id=offer.vendor_id,
+        offer_id=offer.offer_id,
+        intent_id=offer.intent_id,
+        reason=None,
+        detail="delivered",
+    )
+    await ctx.outputs.status(offer.intent_id, StatusKind.OFFER_DELIVERED)
+    counts = dict(record.offers_per_vendor)
+    counts[offer.vendor_id] = counts.get(offer.vendor_id, 0) + 1
+    if not record.delivered:
+        m.observe("intent_to_first_offer", (now - intent.created_at).total_seconds() * 1000)
+    ctx.store.put(
+        offer.intent_id,
+        record.model_copy(
+            update={
+                "delivered": {**record.delivered, offer.offer_id: canonical_bytes(offer).decode()},
+                "offers_per_vendor": counts,
+            }
+        ),
+    )
+    m.count("offers.delivered")
+    m.count(f"market.{intent.market}.offers_delivered")
+
+
+async def _refuse(
+    ctx: Context,
+    rec: Incoming,
+    vendor_id: str,
+    offer_id: str,
+    intent_id: str,
+    reason: ReasonCode,
+    detail: str,
+) -> None:
+    """A known vendor hears why on its private feedback topic; anything else is dead-lettered."""
+    ctx.metrics.count(f"offers.rejected.{reason.value}")
+    if (
+        vendor_id
+        and ctx.registry.key_of(vendor_id) is not None
+        and (reason is not ReasonCode.BAD_SIGNATURE)
+    ):
+        await ctx.outputs.feedback(
+            vendor_id=vendor_id,
+            offer_id=offer_id,
+            intent_id=intent_id if is_message_id(intent_id) else "",
+            reason=reason,
+            detail=detail,
+        )
+    else:
+        await dead_letter(ctx, rec, reason, detail)

@@ -1,0 +1,39 @@
+"""What the processors remember per intent, and how it is stored in the faust table.
+
+The record holds only what the flow still needs: the intent, the offers delivered (to check an
+acceptance against them) and per-vendor counts. It is deleted when the intent expires, which
+is how "session" retention terms are honoured by the broker itself.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas import Intent, IntentState, Offer, decode
+
+
+class IntentRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intent_json: str
+    intent_hash: str
+    state: IntentState = IntentState.OPEN
+    expires_at_ms: int
+    partition: int
+    delivered: dict[str, str] = {}  # offer_id -> canonical offer JSON
+    offers_per_vendor: dict[str, int] = {}
+    agreement_id: str | None = None
+
+    def intent(self) -> Intent:
+        return decode(Intent, self.intent_json)
+
+    def delivered_offer(self, offer_id: str) -> Offer | None:
+        raw = self.delivered.get(offer_id)
+        return None if raw is None else decode(Offer, raw)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> IntentRecord:
+        return cls.model_validate_json(raw)

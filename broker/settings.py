@@ -1,0 +1,55 @@
+"""One settings object for every processor, read from INTENTCAST_* environment variables."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerSettings(BaseSettings):
+    """How the processors reach Kafka and the limits they enforce.
+
+    `partitions` must be the same for every intent-keyed topic: it is what makes an intent, its
+    offers and its acceptance meet on one partition number.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="INTENTCAST_", extra="ignore")
+
+    bootstrap: str = "127.0.0.1:9092"
+    app_id: str = Field(default="intentcast-processors", pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
+    partitions: int = Field(default=6, ge=1, le=1024)
+    replication: int = Field(default=1, ge=1, le=5)
+    min_insync_replicas: int = Field(default=1, ge=1, le=5)
+    markets: tuple[str, ...] = ("bikes", "strollers", "groceries", "electronics")
+    datadir: str = ".intentcast/processors"
+    max_offers_per_vendor: int = Field(default=3, ge=1, le=100)
+    expiry_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    metrics_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    max_clock_skew_seconds: float = Field(default=300.0, ge=0)
+    max_expiry_days: int = Field(default=30, ge=1, le=365)
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    log_level: Literal["debug", "info", "warn", "error"] = "warn"
+
+    def kafka_kwargs(self) -> dict[str, Any]:
+        """Connection settings for every aiokafka client the processors open."""
+        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
+        if self.security_protocol != "PLAINTEXT":
+            from aiokafka.helpers import create_ssl_context
+
+            kwargs.update(
+                security_protocol=self.security_protocol,
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=(
+                    self.sasl_password.get_secret_value() if self.sasl_password else None
+                ),
+            )
+            if self.security_protocol == "SASL_SSL":
+                kwargs["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        return kwargs

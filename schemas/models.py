@@ -1,0 +1,99 @@
+"""Every message model in one place, and the registry from ``kind`` to model class."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from schemas.agreement import (
+    GENESIS_HASH,
+    Agreement,
+    ConsentPurpose,
+    ConsentReceipt,
+    ConsentService,
+    PiiController,
+)
+from schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
+from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback, StatusKind
+from schemas.fields import (
+    CountryCode,
+    Currency,
+    Hex64,
+    MessageId,
+    Money,
+    PublicKey,
+    Signature,
+    Slug,
+    new_id,
+)
+from schemas.intent import TRANSITIONS, Cancel, Intent, IntentState, Place, Want, can_transition
+from schemas.offer import (
+    Acceptance,
+    DeliveredOffer,
+    Offer,
+    VendorProfile,
+    open_offer,
+    seal_offer,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "MESSAGE_MODELS",
+    "SUPPORTED_VERSIONS",
+    "TRANSITIONS",
+    "Acceptance",
+    "Agreement",
+    "Cancel",
+    "ConsentPurpose",
+    "ConsentReceipt",
+    "ConsentService",
+    "CountryCode",
+    "Currency",
+    "DeadLetter",
+    "DeliveredOffer",
+    "Hex64",
+    "Intent",
+    "IntentState",
+    "IntentStatus",
+    "Message",
+    "MessageId",
+    "MetricsSnapshot",
+    "Money",
+    "Offer",
+    "OfferFeedback",
+    "PiiController",
+    "Place",
+    "PublicKey",
+    "Signature",
+    "SignedModel",
+    "Slug",
+    "StatusKind",
+    "VendorProfile",
+    "Want",
+    "WireModel",
+    "can_transition",
+    "new_id",
+    "open_offer",
+    "seal_offer",
+]
+
+_ALL: Final[tuple[type[Message], ...]] = (
+    Intent,
+    Cancel,
+    VendorProfile,
+    Offer,
+    DeliveredOffer,
+    Acceptance,
+    Agreement,
+    ConsentReceipt,
+    IntentStatus,
+    OfferFeedback,
+    DeadLetter,
+    MetricsSnapshot,
+)
+
+MESSAGE_MODELS: Final[Mapping[str, type[Message]]] = MappingProxyType(
+    {model.model_fields["kind"].default: model for model in _ALL}
+)
+"""Every top-level message class by its ``kind`` (e.g. ``"intent"`` -> :class:`Intent`)."""

@@ -1,0 +1,215 @@
+"""Deterministic sample messages (fixed keys and clock) for docs, vectors, tests and benches."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Final, TypeVar
+
+import nacl.bindings
+import nacl.hash
+import nacl.public
+
+from schemas.agreement import GENESIS_HASH, Agreement
+from schemas.base import Message
+from schemas.canonical import content_hash, encode
+from schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
+from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback, StatusKind
+from schemas.intent import Cancel, Intent, Place, Want
+from schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
+from schemas.reasons import ReasonCode
+from schemas.terms import refs_for
+
+__all__ = [
+    "SAMPLE_TIME",
+    "SampleKeys",
+    "deterministic_seal",
+    "sample",
+    "sample_keys",
+    "sample_messages",
+]
+
+M = TypeVar("M", bound=Message)
+
+SAMPLE_TIME: Final = datetime(2026, 11, 29, 4, 0, 0, 123000, tzinfo=UTC)
+"""The fixed clock of every sample and vector."""
+
+
+def _seed(label: str) -> bytes:
+    """A 32-byte secret derived from a public label: reproducible, and obviously not secret."""
+    return hashlib.sha256(f"intentcast-sample:{label}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class SampleKeys:
+    """The fixed keys behind the samples (never use them for anything real)."""
+
+    intent_signing: SigningKey
+    intent_sealing: SealingKey
+    vendor_signing: SigningKey
+    ephemeral_seed: bytes
+
+
+def sample_keys() -> SampleKeys:
+    """Keys derived from fixed labels, identical on every machine."""
+    return SampleKeys(
+        intent_signing=SigningKey.from_seed(_seed("intent-signing")),
+        intent_sealing=SealingKey.from_bytes(_seed("intent-sealing")),
+        vendor_signing=SigningKey.from_seed(_seed("vendor-signing")),
+        ephemeral_seed=_seed("seal-ephemeral"),
+    )
+
+
+def deterministic_seal(public_key: str, data: bytes, ephemeral_secret: bytes) -> str:
+    """A libsodium sealed box with a chosen ephemeral key, for reproducible test vectors only.
+
+    Same construction as ``crypto_box_seal``: ``epk || crypto_box(m, nonce, pk, esk)`` with
+    ``nonce = BLAKE2b-192(epk || pk)``, so any libsodium ``crypto_box_seal_open`` opens it.
+    Real code must use :func:`schemas.crypto.seal`, whose ephemeral key is fresh each time.
+    """
+    recipient = b64d(public_key)
+    ephemeral = nacl.public.PrivateKey(ephemeral_secret)
+    epk = bytes(ephemeral.public_key)
+    nonce = nacl.hash.blake2b(epk + recipient, digest_size=24, encoder=nacl.encoding.RawEncoder)
+    box = nacl.bindings.crypto_box(data, nonce, recipient, bytes(ephemeral))
+    return b64e(epk + box)
+
+
+def sample_messages() -> dict[str, Message]:
+    """One realistic, valid, signed message of every kind, keyed by ``kind``."""
+    return dict(_sample_messages())
+
+
+def sample(model_type: type[M]) -> M:
+    """The sample of one message class, typed (e.g. ``sample(Intent)``)."""
+    message = _sample_messages()[model_type.model_fields["kind"].default]
+    if not isinstance(message, model_type):
+        raise TypeError(f"no sample for {model_type.__name__}")
+    return message
+
+
+@functools.cache
+def _sample_messages() -> dict[str, Message]:
+    keys = sample_keys()
+    t0 = SAMPLE_TIME
+    terms = refs_for(["P2B1", "SD-BASE"])
+    intent = sign_model(
+        Intent(
+            intent_id="5f0c6a1e9b2d4c7f8a3e1d2c4b6a8f90",
+            market="baby-gear",
+            want=Want(
+                item="double stroller for twins",
+                attributes={"fold": "compact", "colour": "any"},
+            ),
+            max_price=Decimal("450.00"),
+            currency="GBP",
+            place=Place(country="GB", region="Scotland", city="Glasgow"),
+            needed_by=t0 + timedelta(hours=3),
+            expires_at=t0 + timedelta(hours=2),
+            terms=terms,
+            signing_key=keys.intent_signing.public_key,
+            sealing_key=keys.intent_sealing.public_key,
+            created_at=t0,
+        ),
+        keys.intent_signing,
+    )
+    profile = sign_model(
+        VendorProfile(
+            vendor_id="pram-palace",
+            display_name="Pram Palace Glasgow",
+            signing_key=keys.vendor_signing.public_key,
+            markets=("baby-gear", "toys"),
+            accepts=refs_for(["SD-BASE", "SD-BASE-DP", "P2B1"]),
+            updated_at=t0 - timedelta(days=30),
+        ),
+        keys.vendor_signing,
+    )
+    offer = sign_model(
+        Offer(
+            offer_id="a1b2c3d4e5f60718293a4b5c6d7e8f90",
+            intent_id=intent.intent_id,
+            vendor_id=profile.vendor_id,
+            price=Decimal("389.99"),
+            currency="GBP",
+            description="Side-by-side twin stroller, folds flat, ready to collect today.",
+            valid_until=t0 + timedelta(hours=1),
+            terms=intent.terms,
+            created_at=t0 + timedelta(minutes=2),
+        ),
+        keys.vendor_signing,
+    )
+    delivered = DeliveredOffer(
+        intent_id=intent.intent_id,
+        sealed=deterministic_seal(intent.sealing_key, encode(offer), keys.ephemeral_seed),
+    )
+    acceptance = sign_model(
+        Acceptance(
+            intent_id=intent.intent_id,
+            offer_id=offer.offer_id,
+            offer_hash=content_hash(offer),
+            accepted_at=t0 + timedelta(minutes=5),
+        ),
+        keys.intent_signing,
+    )
+    cancel = sign_model(
+        Cancel(intent_id=intent.intent_id, cancelled_at=t0 + timedelta(minutes=4)),
+        keys.intent_signing,
+    )
+    agreement = Agreement.build(
+        partition=0,
+        seq=0,
+        prev_hash=GENESIS_HASH,
+        intent=intent,
+        offer=offer,
+        acceptance=acceptance,
+        vendor_key=profile.signing_key,
+        recorded_at=t0 + timedelta(minutes=5, seconds=1),
+    )
+    messages: list[Message] = [
+        intent,
+        profile,
+        offer,
+        delivered,
+        acceptance,
+        cancel,
+        agreement,
+        agreement.receipt(),
+        IntentStatus(
+            intent_id=intent.intent_id,
+            status=StatusKind.AGREED,
+            agreement_id=agreement.agreement_id,
+            offer_id=offer.offer_id,
+            at=agreement.recorded_at,
+        ),
+        OfferFeedback(
+            offer_id="0badc0ffee0badc0ffee0badc0ffee00",
+            intent_id=intent.intent_id,
+            vendor_id=profile.vendor_id,
+            reason=ReasonCode.PRICE_OVER_MAX,
+            detail="price 480 is above max_price 450",
+            at=t0 + timedelta(minutes=3),
+        ),
+        DeadLetter.from_record(
+            topic="intentcast.offers.submitted",
+            partition=3,
+            offset=1207,
+            value=b'{"kind":"offer","price":',
+            key=intent.intent_id.encode(),
+            reason=ReasonCode.MALFORMED_JSON,
+            detail="not valid JSON",
+            received_at=t0 + timedelta(minutes=1),
+        ),
+        MetricsSnapshot(
+            source="processor-0",
+            at=t0 + timedelta(minutes=10),
+            counters={"intents.accepted": 1, "offers.delivered": 1, "agreements": 1},
+            gauges={"intents.open": 0.0, "consumer.lag": 2.0},
+            latencies_ms={
+                "offer.validate": {"p50": 0.41, "p95": 0.9, "p99": 1.6, "max": 2.2, "count": 1.0}
+            },
+        ),
+    ]
+    return {message.kind: message for message in messages}

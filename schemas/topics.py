@@ -1,0 +1,202 @@
+"""The Kafka topic layout, part of the wire contract: names, value types, keys, retention."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from schemas.agreement import Agreement
+from schemas.base import WireModel
+from schemas.errors import SchemaError
+from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
+from schemas.fields import SLUG_PATTERN
+from schemas.intent import Cancel, Intent
+from schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
+from schemas.reasons import ReasonCode
+
+__all__ = [
+    "ACCEPTANCES",
+    "AGREEMENTS",
+    "CANCELS",
+    "CORE_TOPICS",
+    "DEAD_LETTERS",
+    "INTENTS_SUBMITTED",
+    "INTENT_STATUS",
+    "MARKET_TOPIC",
+    "METRICS",
+    "OFFERS_DELIVERED",
+    "OFFERS_SUBMITTED",
+    "TEMPLATE_TOPICS",
+    "VENDOR_AGREEMENTS_TOPIC",
+    "VENDOR_FEEDBACK_TOPIC",
+    "VENDOR_PROFILES",
+    "VENDOR_TOPIC_PREFIX",
+    "TopicSpec",
+    "market_topic",
+    "spec_for",
+    "vendor_agreements_topic",
+    "vendor_feedback_topic",
+]
+
+DAY_MS: Final = 24 * 60 * 60 * 1000
+WEEK_MS: Final = 7 * DAY_MS
+
+INTENTS_SUBMITTED: Final = "intentcast.intents.submitted"
+OFFERS_SUBMITTED: Final = "intentcast.offers.submitted"
+OFFERS_DELIVERED: Final = "intentcast.offers.delivered"
+ACCEPTANCES: Final = "intentcast.acceptances"
+CANCELS: Final = "intentcast.cancels"
+AGREEMENTS: Final = "intentcast.agreements"
+VENDOR_PROFILES: Final = "intentcast.vendors.profiles"
+INTENT_STATUS: Final = "intentcast.intents.status"
+DEAD_LETTERS: Final = "intentcast.deadletters"
+METRICS: Final = "intentcast.metrics"
+MARKET_TOPIC_PREFIX: Final = "intentcast.market."
+VENDOR_TOPIC_PREFIX: Final = "intentcast.vendor."
+
+_SLUG: Final = re.compile(SLUG_PATTERN)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic (or topic template, when ``name`` holds ``{market}`` or ``{vendor_id}``).
+
+    ``retention_ms=None`` means keep forever; ``partitioned_by_intent`` means the record key
+    is the intent_id, so every message about one intent lands on one partition, in order.
+    Principals are ``customer``, ``processor``, ``vendor:{vendor_id}`` and ``monitor``.
+    """
+
+    name: str
+    value: type[WireModel]
+    key: str
+    description: str
+    compacted: bool = False
+    retention_ms: int | None = WEEK_MS
+    partitioned_by_intent: bool = True
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+
+    @property
+    def is_template(self) -> bool:
+        """Whether ``name`` still has a ``{placeholder}`` to fill."""
+        return "{" in self.name
+
+
+def _slug(value: str, what: str) -> str:
+    if _SLUG.fullmatch(value) is None:
+        raise SchemaError(ReasonCode.SCHEMA_INVALID, f"{what} is not a slug: {value[:70]!r}")
+    return value
+
+
+def market_topic(market: str) -> str:
+    """The topic a market's vendors read validated intents from."""
+    return f"{MARKET_TOPIC_PREFIX}{_slug(market, 'market')}"
+
+
+def vendor_feedback_topic(vendor_id: str) -> str:
+    """A vendor's private topic of :class:`~schemas.events.OfferFeedback`."""
+    return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.feedback"
+
+
+def vendor_agreements_topic(vendor_id: str) -> str:
+    """A vendor's private copy of the agreements it is party to."""
+    return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.agreements"
+
+
+_VENDOR = "vendor:{vendor_id}"
+
+CORE_TOPICS: Final = (
+    TopicSpec(
+        INTENTS_SUBMITTED, Intent, "intent_id",
+        "Signed intents as customers submit them, before validation.",
+        producers=("customer",), consumers=("processor",),
+    ),
+    TopicSpec(
+        OFFERS_SUBMITTED, Offer, "intent_id",
+        "Signed offers as vendors submit them, keyed by intent so they meet their intent.",
+        producers=(_VENDOR,), consumers=("processor",),
+    ),
+    TopicSpec(
+        OFFERS_DELIVERED, DeliveredOffer, "intent_id",
+        "Valid offers sealed to the intent's X25519 key; only its customer can open them.",
+        producers=("processor",), consumers=("customer",),
+    ),
+    TopicSpec(
+        ACCEPTANCES, Acceptance, "intent_id",
+        "The customer's signed acceptance of one delivered offer.",
+        producers=("customer",), consumers=("processor",),
+    ),
+    TopicSpec(
+        CANCELS, Cancel, "intent_id",
+        "The customer's signed withdrawal of an open intent.",
+        producers=("customer",), consumers=("processor",),
+    ),
+    TopicSpec(
+        AGREEMENTS, Agreement, "intent_id",
+        "The audit log: per partition, each agreement hash-chained to the previous one.",
+        retention_ms=None,
+        producers=("processor",), consumers=("customer", _VENDOR, "monitor"),
+    ),
+    TopicSpec(
+        VENDOR_PROFILES, VendorProfile, "vendor_id",
+        "Vendor registrations (key, markets, accepted terms); latest per vendor is kept.",
+        compacted=True, retention_ms=None, partitioned_by_intent=False,
+        producers=(_VENDOR,), consumers=("processor",),
+    ),
+    TopicSpec(
+        INTENT_STATUS, IntentStatus, "intent_id",
+        "What happened to each intent (accepted, rejected and why, agreed, expired...).",
+        producers=("processor",), consumers=("customer", "monitor"),
+    ),
+    TopicSpec(
+        DEAD_LETTERS, DeadLetter, "source record key (or none)",
+        "Records that could not be processed, with the reason code and a payload prefix.",
+        partitioned_by_intent=False,
+        producers=("processor",), consumers=("monitor",),
+    ),
+    TopicSpec(
+        METRICS, MetricsSnapshot, "source",
+        "Periodic counters, gauges and latency percentiles of every process.",
+        retention_ms=DAY_MS, partitioned_by_intent=False,
+        producers=("processor",), consumers=("monitor",),
+    ),
+)  # fmt: skip
+"""Topics that exist once per cluster."""
+
+MARKET_TOPIC: Final = TopicSpec(
+    MARKET_TOPIC_PREFIX + "{market}", Intent, "intent_id",
+    "Validated intents of one market, for the vendors who serve it.",
+    producers=("processor",), consumers=(_VENDOR,),
+)  # fmt: skip
+VENDOR_FEEDBACK_TOPIC: Final = TopicSpec(
+    VENDOR_TOPIC_PREFIX + "{vendor_id}.feedback", OfferFeedback, "intent_id",
+    "One vendor's private feedback: each offer delivered, or refused with a reason code.",
+    producers=("processor",), consumers=(_VENDOR,),
+)  # fmt: skip
+VENDOR_AGREEMENTS_TOPIC: Final = TopicSpec(
+    VENDOR_TOPIC_PREFIX + "{vendor_id}.agreements", Agreement, "intent_id",
+    "One vendor's copy of the agreements it is party to.",
+    retention_ms=None,
+    producers=("processor",), consumers=(_VENDOR,),
+)  # fmt: skip
+TEMPLATE_TOPICS: Final = (MARKET_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC)
+"""Topics created per market or per vendor from a name template."""
+
+_BY_NAME: Final = {spec.name: spec for spec in CORE_TOPICS}
+
+
+def spec_for(topic: str) -> TopicSpec:
+    """The spec of a concrete topic name (templates matched), or ``SchemaError``."""
+    if topic in _BY_NAME:
+        return _BY_NAME[topic]
+    if topic.startswith(MARKET_TOPIC_PREFIX):
+        market_topic(topic.removeprefix(MARKET_TOPIC_PREFIX))
+        return MARKET_TOPIC
+    if topic.startswith(VENDOR_TOPIC_PREFIX):
+        vendor, _, suffix = topic.removeprefix(VENDOR_TOPIC_PREFIX).rpartition(".")
+        _slug(vendor, "vendor_id")
+        for spec in (VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC):
+            if spec.name.endswith("." + suffix):
+                return spec
+    raise SchemaError(ReasonCode.SCHEMA_INVALID, f"not an Intentcast topic: {topic[:100]!r}")
