@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from broker.kafka_meta import topic_partitions
 from broker.settings import BrokerSettings
 from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode
 
@@ -73,15 +74,16 @@ async def iter_log(
 ) -> AsyncIterator[tuple[int, int, bytes | None]]:
     """Yield (partition, offset, value) of every record up to the end as of the call."""
     consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(), enable_auto_commit=False, client_id="intentcast-audit"
+        **settings.kafka_kwargs(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a reset racing seek_to_beginning must not skip records
+        client_id="intentcast-audit",
     )
+    tps = sorted(await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS]))
+    if not tps:
+        return
     await consumer.start()
     try:
-        await consumer.topics()  # refreshes metadata, so the partitions are known
-        partitions = sorted(consumer.partitions_for_topic(AGREEMENTS) or set())
-        tps = [TopicPartition(AGREEMENTS, p) for p in partitions]
-        if not tps:
-            return
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         total, done = sum(ends.values()), 0

@@ -78,6 +78,7 @@ async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
         **settings.kafka_kwargs(),
         enable_auto_commit=False,
         isolation_level="read_committed",
+        auto_offset_reset="earliest",  # a reset racing seek_to_beginning must not skip records
         client_id=f"{settings.app_id}-ledger",
     )
     await consumer.start()

@@ -28,6 +28,7 @@ class VendorRegistry:
         self._task: asyncio.Task[None] | None = None
         self._position: dict[TopicPartition, int] = {}
         self._progress = asyncio.Condition()
+        self._started = asyncio.Event()
 
     def key_of(self, vendor_id: str) -> str | None:
         profile = self.profiles.get(vendor_id)
@@ -60,7 +61,12 @@ class VendorRegistry:
         await consumer.seek_to_beginning(*tps)
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name="vendor-registry")
+        self._started.set()
         await self.sync()
+
+    async def wait_started(self) -> None:
+        """Processors that look vendors up wait here until the registry reader runs."""
+        await self._started.wait()
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -76,6 +82,7 @@ class VendorRegistry:
 
     async def sync(self, timeout: float = 10.0) -> None:
         """Wait until everything written to the topic before this call has been folded in."""
+        await self.wait_started()
         assert self._consumer is not None
         ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
 

@@ -101,7 +101,7 @@ def verify(
             f"[red]audit FAILED[/]: {result.verified} verified; first break at "
             f"partition {first.partition} offset {first.offset}: {first.problem}"
         )
-        for extra in result.breaks[1:]:
+        for extra in (b for b in result.breaks if b is not first):
             console.print(
                 f"  also partition {extra.partition} offset {extra.offset}: {extra.problem}"
             )

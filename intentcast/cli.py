@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from intentcast import broker_cmd, kafka_cmd
+from intentcast import broker_cmd, intent_cmd, kafka_cmd, vendor_cmd
 
 app = typer.Typer(
     name="intentcast",
@@ -17,6 +17,29 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(broker_cmd.topics_app, name="topics")
 app.add_typer(broker_cmd.broker_app, name="broker")
 app.add_typer(broker_cmd.audit_app, name="audit")
+app.add_typer(intent_cmd.app, name="intent")
+app.add_typer(vendor_cmd.app, name="vendor")
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(9092, help="Kafka port on 127.0.0.1 (started if nothing answers)."),
+    json_out: bool = typer.Option(False, "--json", help="End with a one-line JSON summary."),
+    timeout: float = typer.Option(90.0, help="Seconds to wait for each step."),
+    keep_kafka: bool = typer.Option(False, help="Leave a Kafka the demo started running."),
+) -> None:
+    """Run the whole flow: intent, offers, agreement, audit; then stop what was started."""
+    import orjson
+
+    from intentcast.console import console
+    from intentcast.demo import run_demo
+
+    result = run_demo(port, lambda line: console.print(f"• {line}"), timeout, keep_kafka)
+    console.print(f"[green]demo finished[/] in {result.seconds:.1f}s")
+    if json_out:
+        print(orjson.dumps(result.summary()).decode())
+    if not (result.agreements and result.audit_verified):
+        raise typer.Exit(1)
 
 
 def main() -> None:

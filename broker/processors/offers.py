@@ -39,6 +39,7 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
             exc.detail,
         )
         return
+    await ctx.registry.wait_started()
     vendor_key = ctx.registry.key_of(offer.vendor_id)
     if vendor_key is None:  # maybe registered a moment ago: catch up once before refusing
         await ctx.registry.sync()

@@ -19,6 +19,7 @@ from schemas import SchemaError, VendorProfile, decode
 async def handle_profile(ctx: Context, rec: Incoming, ready: set[str]) -> None:
     if rec.value is None:
         return  # a tombstone: compaction bookkeeping, nothing to check
+    await ctx.registry.wait_started()
     try:
         profile = decode(VendorProfile, rec.value)
         check_profile(profile, ctx.registry.key_of(profile.vendor_id))

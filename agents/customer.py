@@ -1,0 +1,194 @@
+"""The customer client: publish an anonymous intent on your own terms, read offers, accept one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from agents.errors import ClientError
+from agents.intent_handle import IntentHandle
+from agents.kafka import (
+    kafka_errors,
+    make_consumer,
+    make_producer,
+    partition_count,
+    random_client_id,
+)
+from agents.partitions import partition_for
+from agents.receipts import Receipt
+from agents.replies import REPLY_TOPICS
+from agents.settings import ClientSettings
+from agents.wallet import IntentKeys, Wallet
+from schemas.canonical import schema_error_from
+from schemas.crypto import sign_model
+from schemas.fields import new_id
+from schemas.intent import Intent, Place, Want
+from schemas.terms import refs_for
+from schemas.timeutil import utcnow
+from schemas.topics import OFFERS_DELIVERED
+
+__all__ = ["DEFAULT_TERMS", "CustomerClient"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TERMS = ("P2B1", "SD-BASE")
+"""Service delivery only, and #NoStalking: what a customer proffers unless told otherwise."""
+
+
+class CustomerClient:
+    """Publishes intents and collects their agreements' receipts.
+
+    The client holds no Kafka connection of its own: every intent gets fresh keys, a fresh id
+    and its own short-lived producer and consumer (random client ids, no consumer group), so
+    nothing the broker or a vendor sees links two intents. With a :class:`Wallet`, intent keys
+    and receipts are also written to disk; without one they live only in memory.
+    """
+
+    def __init__(self, settings: ClientSettings | None = None, wallet: Wallet | None = None):
+        self.settings = settings or ClientSettings()
+        self.wallet = wallet
+        self.receipts: list[Receipt] = []
+        self._handles: list[IntentHandle] = []
+
+    async def __aenter__(self) -> CustomerClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every intent handle this client opened."""
+        handles, self._handles = self._handles, []
+        for handle in handles:
+            await handle.close()
+
+    async def publish(
+        self,
+        *,
+        market: str,
+        item: str,
+        max_price: Decimal,
+        currency: str,
+        country: str,
+        region: str | None = None,
+        city: str | None = None,
+        quantity: int = 1,
+        attributes: dict[str, str] | None = None,
+        terms: list[str] | tuple[str, ...] = DEFAULT_TERMS,
+        needed_by: datetime | None = None,
+        expires_in: timedelta = timedelta(minutes=10),
+        intake_timeout: float = 30.0,
+    ) -> IntentHandle:
+        """Sign and send a new intent; return its handle once intake accepted it.
+
+        Raises :class:`~schemas.errors.SchemaError` for an invalid intent (before anything is
+        sent), :class:`IntentRejectedError` if intake refuses it, :class:`ReplyTimeoutError`
+        if intake does not answer within ``intake_timeout`` seconds.
+        """
+        keys = IntentKeys.generate()
+        intent = self._build(
+            keys, market=market, item=item, max_price=max_price, currency=currency,
+            country=country, region=region, city=city, quantity=quantity,
+            attributes=attributes or {}, terms=terms, needed_by=needed_by, expires_in=expires_in,
+        )  # fmt: skip
+        if self.wallet is not None:
+            self.wallet.add_keys(intent.intent_id, keys)
+        handle = await self._open(intent, keys)
+        try:
+            await handle.submit(intake_timeout)
+        except BaseException:
+            await handle.close()
+            raise
+        self._handles.append(handle)
+        return handle
+
+    @staticmethod
+    def _build(
+        keys: IntentKeys,
+        *,
+        market: str,
+        item: str,
+        max_price: Decimal,
+        currency: str,
+        country: str,
+        region: str | None,
+        city: str | None,
+        quantity: int,
+        attributes: dict[str, str],
+        terms: list[str] | tuple[str, ...],
+        needed_by: datetime | None,
+        expires_in: timedelta,
+    ) -> Intent:
+        now = utcnow()
+        try:
+            intent = Intent(
+                intent_id=new_id(),
+                market=market,
+                want=Want(item=item, quantity=quantity, attributes=attributes),
+                max_price=max_price,
+                currency=currency,
+                place=Place(country=country, region=region, city=city),
+                needed_by=needed_by,
+                expires_at=now + expires_in,
+                terms=refs_for(terms),
+                signing_key=keys.signing.public_key,
+                sealing_key=keys.sealing.public_key,
+                created_at=now,
+            )
+        except ValidationError as exc:
+            raise schema_error_from(exc) from None
+        return sign_model(intent, keys.signing)
+
+    async def _open(self, intent: Intent, keys: IntentKeys) -> IntentHandle:
+        """Start this intent's own producer and consumer and find its reply partition."""
+        client_id = random_client_id()
+        producer = make_producer(self.settings, client_id)
+        consumer = make_consumer(self.settings, client_id)
+        try:
+            with kafka_errors(f"connecting to Kafka at {self.settings.bootstrap}"):
+                await producer.start()
+                await consumer.start()
+            partition = await self._reply_partition(producer, intent.intent_id)
+        except BaseException:
+            with contextlib.suppress(KafkaError):
+                await consumer.stop()
+            with contextlib.suppress(KafkaError):
+                await producer.stop()
+            raise
+        return IntentHandle(
+            intent=intent, keys=keys, partition=partition, client_id=client_id,
+            producer=producer, consumer=consumer, on_receipt=self._keep_receipt,
+        )  # fmt: skip
+
+    async def _reply_partition(self, producer: AIOKafkaProducer, intent_id: str) -> int:
+        """The partition of the reply topics for ``intent_id``, from the real partition count."""
+        counts = {topic: await partition_count(producer, topic) for topic in REPLY_TOPICS}
+        if len(set(counts.values())) != 1:
+            raise ClientError(
+                f"reply topics have different partition counts {counts}; the deployment is "
+                "inconsistent (every intent-keyed topic needs the same count)"
+            )
+        count = counts[OFFERS_DELIVERED]
+        if count != self.settings.partitions:
+            log.warning(
+                "%s has %d partitions but settings say %d; using the cluster's count",
+                OFFERS_DELIVERED, count, self.settings.partitions,
+            )  # fmt: skip
+        return partition_for(intent_id, count)
+
+    def _keep_receipt(self, receipt: Receipt) -> None:
+        self.receipts.append(receipt)
+        if self.wallet is not None:
+            self.wallet.add_receipt(receipt)

@@ -1,0 +1,73 @@
+"""What a vendor's handler returns (OfferDraft), and how the SDK turns it into a signed Offer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.canonical import schema_error_from
+from schemas.crypto import SigningKey, sign_model
+from schemas.fields import new_id
+from schemas.intent import Intent
+from schemas.offer import Offer
+from schemas.timeutil import utcnow
+
+__all__ = ["OfferDraft", "build_offer"]
+
+
+class OfferDraft(BaseModel):
+    """The business part of an offer; the SDK adds ids, terms, timestamps and the signature.
+
+    ``valid_until``, when given, wins over ``valid_for``; ``currency`` defaults to the
+    intent's (an offer in another currency is refused by the processors).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    price: Decimal = Field(gt=0)
+    description: str = Field(default="", max_length=500)
+    valid_for: timedelta = timedelta(minutes=15)
+    valid_until: datetime | None = None
+    currency: str | None = None
+
+    @model_validator(mode="after")
+    def _positive_validity(self) -> OfferDraft:
+        if self.valid_for <= timedelta(0):
+            raise ValueError("valid_for must be positive")
+        if self.valid_until is not None and self.valid_until.tzinfo is None:
+            raise ValueError("valid_until must carry a time zone")
+        return self
+
+
+def build_offer(
+    draft: OfferDraft,
+    intent: Intent,
+    *,
+    vendor_id: str,
+    key: SigningKey,
+    now: datetime | None = None,
+) -> Offer:
+    """The signed offer for ``intent``: a fresh id and exactly the intent's term references.
+
+    The terms are copied (ids, versions and hashes) rather than rebuilt from the roster, so an
+    offer accepts precisely what the customer proffered. Raises ``SchemaError`` when the draft
+    cannot make a valid offer (e.g. more decimals than the currency allows).
+    """
+    created = now or utcnow()
+    try:
+        offer = Offer(
+            offer_id=new_id(),
+            intent_id=intent.intent_id,
+            vendor_id=vendor_id,
+            price=draft.price,
+            currency=draft.currency or intent.currency,
+            description=draft.description,
+            valid_until=draft.valid_until or created + draft.valid_for,
+            terms=intent.terms,
+            created_at=created,
+        )
+    except ValidationError as exc:
+        raise schema_error_from(exc) from None
+    return sign_model(offer, key)

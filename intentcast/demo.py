@@ -1,0 +1,173 @@
+"""`intentcast demo`: the whole flow on a real Kafka, start to audit, then everything stopped.
+
+Kafka (started if nothing answers on the port), topics, the processors in a child process, the
+three example vendors in this process, one customer intent, the offers (one vendor declines
+the terms, one is refused over price, one is delivered), the acceptance, the agreement and the
+audit of the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from broker.audit import verify_log
+from broker.kafka_meta import topic_partitions
+from broker.settings import BrokerSettings
+from broker.topic_admin import create_all
+from intentcast.processes import Processors, ensure_kafka
+from schemas import OfferFeedback, SchemaError, decode, vendor_feedback_topic
+
+EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
+DEMO_TERMS = ("SD-BASE", "P2B1", "PDC-AI")
+
+
+@dataclass
+class DemoResult:
+    intents: int = 0
+    offers_delivered: int = 0
+    offers_rejected: int = 0
+    agreements: int = 0
+    audit_verified: bool = False
+    audit_records: int = 0
+    declined_terms: int = 0
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)  # vendor, reason, detail
+    offers: list[tuple[str, str, str]] = field(default_factory=list)  # vendor, price, description
+    agreement_id: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "intents": self.intents,
+            "offers_delivered": self.offers_delivered,
+            "offers_rejected": self.offers_rejected,
+            "agreements": self.agreements,
+            "audit_verified": self.audit_verified,
+        }
+
+
+Say = Callable[[str], None]
+
+
+async def _feedback_reader(bootstrap: str, vendor_ids: list[str]) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="intentcast-demo"
+    )
+    tps = await topic_partitions(
+        {"bootstrap_servers": bootstrap}, [vendor_feedback_topic(v) for v in vendor_ids]
+    )
+    await consumer.start()
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    return consumer
+
+
+async def _flow(bootstrap: str, say: Say, timeout: float) -> DemoResult:
+    from agents import ClientSettings, CustomerClient
+
+    os.environ["INTENTCAST_BOOTSTRAP"] = bootstrap
+    vendors = [importlib.import_module(name).vendor for name in EXAMPLES]
+    result = DemoResult()
+    feedback = await _feedback_reader(bootstrap, [v.vendor_id for v in vendors])
+    tasks = [asyncio.create_task(v.run(), name=v.vendor_id) for v in vendors]
+    try:
+        say(f"vendors running: {', '.join(v.vendor_id for v in vendors)}")
+        async with CustomerClient(ClientSettings(bootstrap=bootstrap)) as client:
+            handle = await client.publish(
+                market="bikes",
+                item="tandem bike for two kids",
+                max_price=Decimal("200"),
+                currency="EUR",
+                country="DE",
+                city="Berlin",
+                terms=list(DEMO_TERMS),
+                intake_timeout=timeout,
+            )
+            result.intents = 1
+            say(
+                f"intent {handle.intent_id[:12]}… published: tandem bike, at most 200 EUR, "
+                f"terms {', '.join(DEMO_TERMS)}"
+            )
+            deadline = time.monotonic() + timeout
+            careful = next(v for v in vendors if v.vendor_id == "careful-cycles")
+            async for offer in handle.offers(timeout=timeout):
+                result.offers.append(
+                    (offer.vendor_id, f"{offer.price} {offer.currency}", offer.description)
+                )
+                say(f"offer delivered from {offer.vendor_id}: {offer.price} {offer.currency}")
+                break
+            while time.monotonic() < deadline and not (
+                result.rejections and careful.stats.skipped_terms
+            ):
+                batch = await feedback.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        try:
+                            fb = decode(OfferFeedback, record.value or b"")
+                        except SchemaError:
+                            continue
+                        if fb.intent_id == handle.intent_id and fb.reason is not None:
+                            result.rejections.append((fb.vendor_id, fb.reason.value, fb.detail))
+                            say(
+                                f"offer from {fb.vendor_id} refused: {fb.reason.value} "
+                                f"({fb.detail})"
+                            )
+            result.declined_terms = careful.stats.skipped_terms
+            if careful.stats.skipped_terms:
+                say("careful-cycles declined: it does not accept PDC-AI")
+            result.offers_delivered = len(handle.received)
+            result.offers_rejected = len(result.rejections)
+            if not handle.received:
+                raise RuntimeError("no offer was delivered; see the processor log")
+            best = min(handle.received, key=lambda o: o.price)
+            agreement = await handle.accept(best, timeout=timeout)
+            result.agreements = 1
+            result.agreement_id = agreement.agreement_id
+            say(
+                f"agreement {agreement.agreement_id[:16]}… with {agreement.offer.vendor_id} at "
+                f"{agreement.offer.price} {agreement.offer.currency} (partition "
+                f"{agreement.partition}, seq {agreement.seq})"
+            )
+    finally:
+        for v in vendors:
+            v.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await feedback.stop()
+    audit = await verify_log(BrokerSettings(bootstrap=bootstrap))
+    result.audit_verified, result.audit_records = audit.ok, audit.verified
+    say(f"audit verify: {'ok' if audit.ok else 'BROKEN'}, {audit.verified} agreements verified")
+    return result
+
+
+def run_demo(port: int, say: Say, timeout: float = 60.0, keep_kafka: bool = False) -> DemoResult:
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="intentcast-demo-"))
+    say(f"Kafka on 127.0.0.1:{port}…")
+    bootstrap, node = ensure_kafka(port, workdir / "kafka")
+    say("Kafka started" if node else "using the Kafka already running")
+    try:
+        settings = BrokerSettings(bootstrap=bootstrap)
+        vendor_ids = ["acme-bikes", "careful-cycles", "premium-wheels"]
+        asyncio.run(create_all(settings, vendors=vendor_ids))
+        say("topics ready")
+        processors = Processors(bootstrap, workdir / "processors", workdir / "processors.log")
+        with processors:
+            say(f"processors started (log: {processors.log})")
+            result = asyncio.run(_flow(bootstrap, say, timeout))
+        say("processors stopped")
+    finally:
+        if node is not None and not keep_kafka:
+            node.stop()
+            say("Kafka stopped")
+    result.seconds = time.monotonic() - started
+    return result

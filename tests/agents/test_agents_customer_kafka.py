@@ -1,0 +1,172 @@
+"""The customer client on a real broker, with the processors' replies written by the test.
+
+The client waits for replies the processors would send (intake status, delivered offers,
+agreement). These tests play those roles by hand, only to unblock and check the client; the
+whole flow with the real processors is proven by the flow tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from agents import (
+    ClientSettings,
+    CustomerClient,
+    IntentHandle,
+    IntentRejectedError,
+    OfferDraft,
+    ReplyTimeoutError,
+    Wallet,
+    build_offer,
+    partition_for,
+)
+from schemas.agreement import GENESIS_HASH, Agreement
+from schemas.canonical import decode, encode
+from schemas.crypto import SigningKey
+from schemas.events import IntentStatus, StatusKind
+from schemas.intent import Intent
+from schemas.offer import Acceptance, seal_offer
+from schemas.reasons import ReasonCode
+from schemas.timeutil import utcnow
+from schemas.topics import (
+    ACCEPTANCES,
+    AGREEMENTS,
+    INTENT_STATUS,
+    INTENTS_SUBMITTED,
+    OFFERS_DELIVERED,
+)
+from tests.agents.conftest import PARTITIONS, FakeIntake, TailReader
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("core_topics")]
+
+Tail = Callable[[str], Awaitable[TailReader]]
+
+
+async def publish(client: CustomerClient, market: str, intake: float = 20.0) -> IntentHandle:
+    return await client.publish(
+        market=market, item="city bike", max_price=Decimal("200"), currency="EUR",
+        country="DE", city="Berlin", terms=["SD-BASE", "P2B1"], intake_timeout=intake,
+    )  # fmt: skip
+
+
+async def test_published_intent_is_keyed_signed_and_on_its_partition(
+    kafka_bootstrap: str, unique: Callable[[str], str], fake_intake: FakeIntake, tail: Tail
+) -> None:
+    """The test answers ``accepted`` in intake's place, only so ``publish`` can return."""
+    market = unique("bikes")
+    seen = fake_intake(market)
+    submitted = await tail(INTENTS_SUBMITTED)
+    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap)) as client:
+        handle = await publish(client, market)
+        assert handle.status is not None and handle.status.status is StatusKind.ACCEPTED
+    key = handle.intent_id.encode()
+
+    async def landed() -> bool:
+        return any(k == key for _, k, _ in await submitted.poll())
+
+    await wait_for(landed, what="the intent on intentcast.intents.submitted")
+    [(partition, _, value)] = [r for r in submitted.records if r[1] == key]
+    intent = decode(Intent, value)
+    intent.verify()
+    assert intent == handle.intent and [i.intent_id for i in seen] == [handle.intent_id]
+    assert partition == partition_for(handle.intent_id, PARTITIONS)
+
+
+async def test_two_intents_share_no_key_id_or_client_id(
+    kafka_bootstrap: str, unique: Callable[[str], str], fake_intake: FakeIntake
+) -> None:
+    """Unlinkability: fresh keys, ids and Kafka client ids for every intent of one client."""
+    market = unique("bikes")
+    fake_intake(market)
+    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap)) as client:
+        first = await publish(client, market)
+        second = await publish(client, market)
+    a, b = first.intent, second.intent
+    assert a.intent_id != b.intent_id
+    assert a.signing_key != b.signing_key and a.sealing_key != b.sealing_key
+    assert first.client_id != second.client_id
+    assert first.keys.signing.seed != second.keys.signing.seed
+
+
+async def test_rejected_intent_raises_with_the_reason(
+    kafka_bootstrap: str, unique: Callable[[str], str], fake_intake: FakeIntake
+) -> None:
+    """The test plays intake and refuses, to check the client surfaces the reason code."""
+    market = unique("bikes")
+    fake_intake(market, refuse=ReasonCode.PII_DETECTED)
+    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap)) as client:
+        with pytest.raises(IntentRejectedError) as info:
+            await publish(client, market)
+    assert info.value.reason is ReasonCode.PII_DETECTED
+
+
+async def test_no_intake_answer_is_a_timeout(
+    kafka_bootstrap: str, unique: Callable[[str], str]
+) -> None:
+    """With no intake running for this market, publish gives up with a clear error."""
+    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap)) as client:
+        with pytest.raises(ReplyTimeoutError, match="intake status"):
+            await publish(client, unique("bikes"), intake=1.0)
+
+
+async def test_offer_accept_agreement_and_receipt(
+    kafka_bootstrap: str,
+    unique: Callable[[str], str],
+    fake_intake: FakeIntake,
+    tail: Tail,
+    raw_producer: AIOKafkaProducer,
+    tmp_path: Path,
+) -> None:
+    """The test writes the offers and acceptances processors' outputs by hand (sealed offer,
+    agreement, status) to check the client's side: opening, accepting, verifying, keeping."""
+    market = unique("bikes")
+    fake_intake(market)
+    vendor_key = SigningKey.generate()
+    acceptances = await tail(ACCEPTANCES)
+    wallet = Wallet(tmp_path / "wallet.json")
+    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap), wallet=wallet) as client:
+        handle = await publish(client, market)
+        intent, key = handle.intent, handle.intent_id.encode()
+        partition = partition_for(handle.intent_id, PARTITIONS)
+        offer = build_offer(
+            OfferDraft(price=Decimal("150")), intent, vendor_id="acme-bikes", key=vendor_key
+        )
+        delivered = seal_offer(offer, intent.sealing_key)
+        await raw_producer.send_and_wait(OFFERS_DELIVERED, encode(delivered), key=key)
+        got = [o async for o in handle.offers(timeout=3.0)]
+        assert got == [offer]
+
+        async def acceptances_processor() -> None:
+            async def accepted() -> bool:
+                return any(k == key for _, k, _ in await acceptances.poll())
+
+            await wait_for(accepted, what="the acceptance")
+            [value] = [v for _, k, v in acceptances.records if k == key]
+            acceptance = decode(Acceptance, value)
+            agreement = Agreement.build(
+                partition=partition, seq=0, prev_hash=GENESIS_HASH, intent=intent, offer=offer,
+                acceptance=acceptance, vendor_key=vendor_key.public_key, recorded_at=utcnow(),
+            )  # fmt: skip
+            await raw_producer.send_and_wait(
+                AGREEMENTS, encode(agreement), key=key, partition=partition
+            )
+            status = IntentStatus(
+                intent_id=intent.intent_id, status=StatusKind.AGREED,
+                agreement_id=agreement.agreement_id, at=utcnow(),
+            )  # fmt: skip
+            await raw_producer.send_and_wait(INTENT_STATUS, encode(status), key=key)
+
+        fake = asyncio.create_task(acceptances_processor())
+        agreement = await handle.accept(got[0], timeout=20.0)
+        await fake
+    assert agreement.offer == offer and agreement.acceptance.offer_id == offer.offer_id
+    assert [r.agreement_id for r in client.receipts] == [agreement.agreement_id]
+    assert [r.agreement_id for r in Wallet(wallet.path).receipts()] == [agreement.agreement_id]
+    assert Wallet(wallet.path).keys(intent.intent_id) is not None
