@@ -56,14 +56,17 @@ def planned_core(settings: BrokerSettings) -> list[PlannedTopic]:
         PlannedTopic(market_topic(m), settings.partitions, _config(MARKET_TOPIC, settings))
         for m in settings.markets
     ]
-    topics.append(
-        PlannedTopic(
-            settings.app_id + TICKS_TOPIC_SUFFIX,
-            settings.partitions,
-            {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
-        )
-    )
+    topics.append(ticks_topic(settings))
     return topics
+
+
+def ticks_topic(settings: BrokerSettings) -> PlannedTopic:
+    """The processors' internal clock: one tick per partition drives expiry."""
+    return PlannedTopic(
+        settings.app_id + TICKS_TOPIC_SUFFIX,
+        settings.partitions,
+        {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)},
+    )
 
 
 def planned_vendor(vendor_id: str, settings: BrokerSettings) -> list[PlannedTopic]:

@@ -9,9 +9,9 @@ from typing import Final, Protocol
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
+from broker.settings import BrokerSettings
+from broker.topic_admin import create_all
 from schemas.canonical import decode, encode
 from schemas.errors import SchemaError
 from schemas.events import IntentStatus, StatusKind
@@ -38,19 +38,12 @@ PROTOCOL_TOPICS: Final = (
 
 @pytest.fixture(scope="session")
 async def core_topics(kafka_bootstrap: str) -> None:
-    """The protocol's fixed-name topics, created with 6 partitions only if they are missing.
+    """The protocol's fixed-name topics, created by the same code as `intentcast topics create`.
 
     Their names are constants, so tests share them with every other test on the broker; each
     test therefore filters what it reads by its own ids and markets.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        for topic in PROTOCOL_TOPICS:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await create_all(BrokerSettings(bootstrap=kafka_bootstrap, partitions=PARTITIONS))
 
 
 @pytest.fixture

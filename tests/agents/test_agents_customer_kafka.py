@@ -7,39 +7,25 @@ whole flow with the real processors is proven by the flow tests.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from agents import (
     ClientSettings,
     CustomerClient,
     IntentHandle,
     IntentRejectedError,
-    OfferDraft,
     ReplyTimeoutError,
-    Wallet,
-    build_offer,
     partition_for,
 )
-from schemas.agreement import GENESIS_HASH, Agreement
-from schemas.canonical import decode, encode
-from schemas.crypto import SigningKey
-from schemas.events import IntentStatus, StatusKind
+from schemas.canonical import decode
+from schemas.events import StatusKind
 from schemas.intent import Intent
-from schemas.offer import Acceptance, seal_offer
 from schemas.reasons import ReasonCode
-from schemas.timeutil import utcnow
 from schemas.topics import (
-    ACCEPTANCES,
-    AGREEMENTS,
-    INTENT_STATUS,
     INTENTS_SUBMITTED,
-    OFFERS_DELIVERED,
 )
 from tests.agents.conftest import PARTITIONS, FakeIntake, TailReader
 from tests.conftest import wait_for
@@ -114,59 +100,3 @@ async def test_no_intake_answer_is_a_timeout(
     async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap)) as client:
         with pytest.raises(ReplyTimeoutError, match="intake status"):
             await publish(client, unique("bikes"), intake=1.0)
-
-
-async def test_offer_accept_agreement_and_receipt(
-    kafka_bootstrap: str,
-    unique: Callable[[str], str],
-    fake_intake: FakeIntake,
-    tail: Tail,
-    raw_producer: AIOKafkaProducer,
-    tmp_path: Path,
-) -> None:
-    """The test writes the offers and acceptances processors' outputs by hand (sealed offer,
-    agreement, status) to check the client's side: opening, accepting, verifying, keeping."""
-    market = unique("bikes")
-    fake_intake(market)
-    vendor_key = SigningKey.generate()
-    acceptances = await tail(ACCEPTANCES)
-    wallet = Wallet(tmp_path / "wallet.json")
-    async with CustomerClient(ClientSettings(bootstrap=kafka_bootstrap), wallet=wallet) as client:
-        handle = await publish(client, market)
-        intent, key = handle.intent, handle.intent_id.encode()
-        partition = partition_for(handle.intent_id, PARTITIONS)
-        offer = build_offer(
-            OfferDraft(price=Decimal("150")), intent, vendor_id="acme-bikes", key=vendor_key
-        )
-        delivered = seal_offer(offer, intent.sealing_key)
-        await raw_producer.send_and_wait(OFFERS_DELIVERED, encode(delivered), key=key)
-        got = [o async for o in handle.offers(timeout=3.0)]
-        assert got == [offer]
-
-        async def acceptances_processor() -> None:
-            async def accepted() -> bool:
-                return any(k == key for _, k, _ in await acceptances.poll())
-
-            await wait_for(accepted, what="the acceptance")
-            [value] = [v for _, k, v in acceptances.records if k == key]
-            acceptance = decode(Acceptance, value)
-            agreement = Agreement.build(
-                partition=partition, seq=0, prev_hash=GENESIS_HASH, intent=intent, offer=offer,
-                acceptance=acceptance, vendor_key=vendor_key.public_key, recorded_at=utcnow(),
-            )  # fmt: skip
-            await raw_producer.send_and_wait(
-                AGREEMENTS, encode(agreement), key=key, partition=partition
-            )
-            status = IntentStatus(
-                intent_id=intent.intent_id, status=StatusKind.AGREED,
-                agreement_id=agreement.agreement_id, at=utcnow(),
-            )  # fmt: skip
-            await raw_producer.send_and_wait(INTENT_STATUS, encode(status), key=key)
-
-        fake = asyncio.create_task(acceptances_processor())
-        agreement = await handle.accept(got[0], timeout=20.0)
-        await fake
-    assert agreement.offer == offer and agreement.acceptance.offer_id == offer.offer_id
-    assert [r.agreement_id for r in client.receipts] == [agreement.agreement_id]
-    assert [r.agreement_id for r in Wallet(wallet.path).receipts()] == [agreement.agreement_id]
-    assert Wallet(wallet.path).keys(intent.intent_id) is not None

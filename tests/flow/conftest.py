@@ -1,0 +1,138 @@
+"""Fixtures for flow tests: the real processors (a child process) and the example vendors."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from agents import ClientSettings, Vendor
+from broker.kafka_meta import topic_partitions
+from broker.settings import BrokerSettings
+from broker.topic_admin import create_all
+from intentcast.processes import Processors
+from schemas import DEAD_LETTERS, INTENT_STATUS, DeadLetter, IntentStatus, decode
+from tests.conftest import wait_for
+
+EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
+
+
+@pytest.fixture(scope="session")
+async def flow_topics(kafka_bootstrap: str) -> None:
+    settings = BrokerSettings(bootstrap=kafka_bootstrap)
+    await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
+
+
+@pytest.fixture(scope="session")
+def processors(
+    kafka_bootstrap: str, flow_topics: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Processors]:
+    folder = tmp_path_factory.mktemp("processors")
+    procs = Processors(
+        kafka_bootstrap, folder / "data", folder / "processors.log",
+        env={"INTENTCAST_APP_ID": f"flowtest-{secrets.token_hex(3)}",
+             "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5"},
+    )  # fmt: skip
+    procs.start()
+    try:
+        yield procs
+    finally:
+        procs.stop()
+
+
+@pytest.fixture(scope="session")
+async def vendors(kafka_bootstrap: str, processors: Processors) -> AsyncIterator[dict[str, Vendor]]:
+    found: dict[str, Vendor] = {}
+    for name in EXAMPLES:
+        vendor = importlib.import_module(name).vendor
+        vendor.settings = ClientSettings(bootstrap=kafka_bootstrap)
+        found[vendor.vendor_id] = vendor
+    tasks = [asyncio.create_task(v.run()) for v in found.values()]
+    try:
+        yield found
+    finally:
+        for v in found.values():
+            v.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class TopicWatcher:
+    """Reads a topic from the end as of its start, keeping every record for later assertions."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self.records: list[Any] = []
+
+    async def poll(self) -> None:
+        batch = await self.consumer.getmany(timeout_ms=100)
+        for records in batch.values():
+            self.records.extend(records)
+
+    async def wait(self, predicate: Any, what: str, timeout: float = 60.0) -> Any:
+        found: list[Any] = []
+
+        async def check() -> bool:
+            await self.poll()
+            found[:] = [r for r in self.records if predicate(r)]
+            return bool(found)
+
+        await wait_for(check, timeout=timeout, what=what)
+        return found[0]
+
+
+async def watcher(bootstrap: str, topic: str) -> TopicWatcher:
+    tps = await topic_partitions({"bootstrap_servers": bootstrap}, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)  # resolve the end now, before anything is published
+    return TopicWatcher(consumer)
+
+
+@pytest.fixture
+async def statuses(kafka_bootstrap: str, flow_topics: None) -> AsyncIterator[TopicWatcher]:
+    w = await watcher(kafka_bootstrap, INTENT_STATUS)
+    yield w
+    await w.consumer.stop()
+
+
+@pytest.fixture
+async def dead_letters(kafka_bootstrap: str, flow_topics: None) -> AsyncIterator[TopicWatcher]:
+    w = await watcher(kafka_bootstrap, DEAD_LETTERS)
+    yield w
+    await w.consumer.stop()
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def status_of(intent_id: str, kind: str) -> Any:
+    def match(record: Any) -> bool:
+        status = decode(IntentStatus, record.value)
+        return status.intent_id == intent_id and status.status.value == kind
+
+    return match
+
+
+def dead_letter_for(offset_key: bytes, reason: str) -> Any:
+    def match(record: Any) -> bool:
+        letter = decode(DeadLetter, record.value)
+        return record.key == offset_key and letter.reason.value == reason
+
+    return match
+
+
+__all__ = ["Path", "TopicPartition", "TopicWatcher", "dead_letter_for", "status_of", "watcher"]
