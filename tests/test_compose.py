@@ -31,6 +31,14 @@ def test_compose_structure() -> None:
     assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "1"
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "healthcheck" in kafka
+    services = doc["services"]
+    for name in ("topics", "processors", "vendor-acme", "vendor-careful", "vendor-premium"):
+        assert services[name]["environment"]["INTENTCAST_BOOTSTRAP"] == "kafka:19092"
+    assert services["processors"]["command"][:2] == ["broker", "run"]
+    for example in ("acme", "careful", "premium"):
+        path = services[f"vendor-{example}"]["command"][-1]
+        assert (REPO_ROOT / path).is_file(), path
+    assert (REPO_ROOT / "Dockerfile").is_file()
 
 
 @pytest.mark.skipif(not _compose_available(), reason="docker compose client not installed")

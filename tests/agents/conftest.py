@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final, Protocol
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from broker.kafka_meta import topic_partitions
 from broker.settings import BrokerSettings
 from broker.topic_admin import create_all
 from schemas.canonical import decode, encode
@@ -85,7 +86,7 @@ async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[
         consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
         await consumer.start()
         consumers.append(consumer)
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        tps = await topic_partitions({"bootstrap_servers": kafka_bootstrap}, [topic])
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         for tp in tps:
