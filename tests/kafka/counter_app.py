@@ -27,6 +27,9 @@ app = faust.App(
     web_enabled=False,
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
+    # a member that died without leaving is evicted quickly, so the restart is not held up
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=2.0,
 )
 source = app.topic(SOURCE, key_serializer="raw", value_serializer="raw")
 sink = app.topic(SINK, key_serializer="raw", value_serializer="raw")

@@ -134,7 +134,7 @@ async def test_faust_table_recovers_from_changelog(
         worker = _Worker({**env, "SMOKE_DATADIR": str(tmp_path / "d2")}, tmp_path / "w2.log")
         try:
             await producer.send_and_wait(source, b"x", key=b"a")
-            await wait_for(lambda: collected(6), timeout=90, what="count after restart")
+            await wait_for(lambda: collected(6), timeout=150, what="count after restart")
         finally:
             worker.stop()
     finally:
