@@ -324,16 +324,35 @@ class Vendor:
         await self._runtime.wait()
 
     async def run(self) -> None:
-        """Serve until stopped by :meth:`stop`, SIGINT or SIGTERM, then shut down cleanly."""
+        """Serve until stopped by :meth:`stop`, SIGINT or SIGTERM, then shut down cleanly.
+
+        Several vendors may run in one process: one signal handler stops them all (a handler
+        per vendor would replace the previous one, leaving the others running forever).
+        """
         loop = asyncio.get_running_loop()
+        first = not _RUNNING
+        _RUNNING.add(self)
         installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop)
-                installed.append(sig)
+        if first:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, _stop_all)
+                    installed.append(sig)
         try:
             async with self:
                 await self.wait()
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            _RUNNING.discard(self)
+            if not _RUNNING:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                        loop.remove_signal_handler(sig)
+
+
+_RUNNING: set[Vendor] = set()
+"""Vendors running in this process, so one signal handler can stop every one of them."""
+
+
+def _stop_all() -> None:
+    for vendor in list(_RUNNING):
+        vendor.stop()

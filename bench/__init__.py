@@ -1,0 +1,1 @@
+"""Benchmarks you can rerun: the wire contract, and the pipeline against Kafka's own limits."""

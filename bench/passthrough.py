@@ -1,0 +1,100 @@
+"""The Python limit: raw aiokafka consume → decode → produce, alone and with the crypto needed.
+
+The "+crypto" variant does for each record exactly the signature and sealing work the pipeline
+must do for a record of that kind (verify every signature, seal every delivered offer), so the
+pipeline can be compared with an honest ceiling rather than with bare byte shuffling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas import Acceptance, Intent, Offer, decode, seal_offer, verify_model
+
+Work = Callable[[bytes], None]
+
+
+def no_crypto(value: bytes) -> None:
+    orjson.loads(value)
+
+
+def make_crypto_work(
+    intent_keys: dict[str, str], vendor_keys: dict[str, str], sealing: dict[str, str]
+) -> Work:
+    """Validate with the models and do the per-kind crypto of the pipeline."""
+
+    def work(value: bytes) -> None:
+        kind = orjson.loads(value).get("kind")
+        if kind == "intent":
+            intent = decode(Intent, value)
+            verify_model(intent, intent.signing_key)
+        elif kind == "offer":
+            offer = decode(Offer, value)
+            verify_model(offer, vendor_keys[offer.vendor_id])
+            seal_offer(offer, sealing[offer.intent_id])
+        elif kind == "acceptance":
+            acceptance = decode(Acceptance, value)
+            verify_model(acceptance, intent_keys[acceptance.intent_id])
+
+    return work
+
+
+async def fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def passthrough(
+    bootstrap: str, source: str, sink: str, partitions: int, count: int, work: Work
+) -> dict[str, Any]:
+    """Read `count` records from the start of `source`, apply `work`, write each to `sink`."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=500,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+    )
+    await consumer.start()
+    await producer.start()
+    tps = [TopicPartition(source, p) for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    done = 0
+    started = time.perf_counter()
+    try:
+        while done < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            futures = []
+            for records in batch.values():
+                for record in records:
+                    work(record.value or b"")
+                    futures.append(await producer.send(sink, record.value, key=record.key))
+                    done += 1
+            if futures:  # the same at-least-once discipline as the processors
+                await asyncio.gather(*futures)
+    finally:
+        elapsed = time.perf_counter() - started
+        await consumer.stop()
+        await producer.stop()
+    return {
+        "messages": done,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(done / elapsed, 1),
+    }

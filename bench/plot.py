@@ -1,0 +1,51 @@
+"""The benchmark's figures as one PNG: latency CDFs and throughput over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from broker.metrics import _BOUNDS, Histogram
+
+
+def cdf(h: Histogram) -> tuple[list[float], list[float]]:
+    xs, ys, seen = [], [], 0
+    for i, c in enumerate(h.counts):
+        if c:
+            seen += c
+            xs.append(_BOUNDS[i] if i < len(_BOUNDS) else h.max)
+            ys.append(seen / h.total)
+    return xs, ys
+
+
+def save_plot(
+    path: Path,
+    latencies: dict[str, Histogram],
+    timeline: list[tuple[float, int, int]],
+    title: str,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, h in latencies.items():
+        xs, ys = cdf(h)
+        left.plot(xs, ys, label=f"{name} (p99 {h.percentile(99):.1f} ms)")
+    left.set_xscale("log")
+    left.set_xlabel("latency (ms, log scale)")
+    left.set_ylabel("fraction of requests")
+    left.set_title("Latency CDF at the fixed rate")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend()
+    secs = [t for t, _, _ in timeline]
+    right.plot(secs, [o for _, o, _ in timeline], label="offers delivered / s")
+    right.plot(secs, [a for _, _, a in timeline], label="agreements / s")
+    right.set_xlabel("seconds into the throughput run")
+    right.set_title("Throughput over time")
+    right.grid(True, alpha=0.3)
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
