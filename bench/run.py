@@ -229,7 +229,11 @@ def _pipeline_stage(
     finally:
         procs.stop()
         vend.terminate()
-        vend.wait(timeout=30)
+        try:
+            vend.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            vend.kill()
+            vend.wait()
         vend_log.close()
 
 

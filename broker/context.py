@@ -8,6 +8,7 @@ input rather than leaving state that claims an output which never reached Kafka.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,29 +36,52 @@ class IntentStore:
 
     table: Any  # faust.Table[bytes, bytes]; faust ships no type hints
     partitions: int
-    staged: dict[bytes, bytes | None] = field(default_factory=dict)
+    staged: dict[bytes, IntentRecord | None] = field(default_factory=dict)
     expiries: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     heaps_built: bool = False
+    # decoded records of the table, so an intent's offers do not each re-parse its record
+    decoded: OrderedDict[bytes, IntentRecord] = field(default_factory=OrderedDict)
+    decoded_max: int = 50_000
 
     def get(self, intent_id: str) -> IntentRecord | None:
         key = intent_id.encode()
-        raw = self.staged[key] if key in self.staged else self.table.get(key)
-        return None if raw is None else IntentRecord.from_bytes(raw)
+        if key in self.staged:
+            return self.staged[key]
+        record = self.decoded.get(key)
+        if record is not None:
+            return record
+        raw = self.table.get(key)
+        if raw is None:
+            return None
+        record = IntentRecord.from_bytes(raw)
+        self._remember(key, record)
+        return record
 
     def put(self, intent_id: str, record: IntentRecord) -> None:
-        self.staged[intent_id.encode()] = record.to_bytes()
+        self.staged[intent_id.encode()] = record
 
     def drop(self, intent_id: str) -> None:
         self.staged[intent_id.encode()] = None
 
+    def _remember(self, key: bytes, record: IntentRecord) -> None:
+        self.decoded[key] = record
+        if len(self.decoded) > self.decoded_max:
+            self.decoded.popitem(last=False)
+
+    def forget_decoded(self) -> None:
+        """After a rebalance the table may hold other partitions' records: start afresh."""
+        self.decoded.clear()
+
     def apply(self) -> None:
         """Write staged changes to the table (call after outputs are acknowledged)."""
-        for key, value in self.staged.items():
-            if value is None:
+        for key, record in self.staged.items():
+            if record is None:
+                self.decoded.pop(key, None)
                 if key in self.table:
                     del self.table[key]
             else:
-                self.table[key] = value
+                self.table[key] = record.to_bytes()
+                self._remember(key, record)
         self.staged.clear()
 
     def schedule(self, intent_id: str, expires_at_ms: int) -> None:
@@ -94,5 +118,10 @@ class Context:
 
     async def commit_batch(self) -> None:
         """Outputs acknowledged first, then state: the order that makes replays safe."""
-        await self.outputs.flush()
+        try:
+            await self.outputs.flush()
+        except BaseException:
+            self.ledger.forget()  # chain heads advanced for records that may not exist
+            self.store.staged.clear()
+            raise
         self.store.apply()

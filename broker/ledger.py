@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from broker.delivered import DeliveredOffers
 from broker.outputs import Outputs
+from broker.replay import ReplayBarrier
 from broker.settings import BrokerSettings
 from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode
 
@@ -33,10 +35,14 @@ class Ledger:
         self._outputs = outputs
         self._chains: dict[int, ChainState] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self.delivered = DeliveredOffers(settings)  # the same recovery, for delivered offers
+        self.replay = ReplayBarrier(settings)  # dependents wait for upstream replays
 
     def forget(self, partitions: set[int] | None = None) -> None:
         """Drop cached heads (on rebalance), so they are re-read from the log."""
+        self.delivered.forget(partitions)
         if partitions is None:
+            self.replay.forget()
             self._chains.clear()
         else:
             for p in partitions:
@@ -54,18 +60,20 @@ class Ledger:
         return (await self.chain(partition)).by_intent.get(intent_id)
 
     async def append(self, partition: int, intent_id: str, build: BuildAgreement) -> Agreement:
+        """Chain the next agreement and queue it; it is acknowledged with the batch's outputs.
+
+        The head advances in memory at once, so a batch of acceptances costs one round trip,
+        not one each. The idempotent producer keeps a partition's records in order; if the
+        batch's flush fails, `Context.commit_batch` drops every cached head so the next
+        attempt re-reads the truth from the log.
+        """
         lock = self._locks.setdefault(partition, asyncio.Lock())
         async with lock:
             state = await self.chain(partition)
             agreement = build(state.seq + 1, state.head)
-            producer = await self._outputs.producer()
-            try:
-                await producer.send_and_wait(
-                    AGREEMENTS, encode(agreement), key=intent_id.encode(), partition=partition
-                )
-            except Exception:
-                self.forget({partition})  # unknown outcome: re-read the head next time
-                raise
+            await self._outputs.send(
+                AGREEMENTS, encode(agreement), intent_id.encode(), partition=partition
+            )
             state.seq, state.head = agreement.seq, agreement.agreement_id
             state.by_intent[intent_id] = agreement.agreement_id
             return agreement

@@ -7,6 +7,8 @@ is how "session" retention terms are honoured by the broker itself.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pydantic import BaseModel, ConfigDict
 
 from schemas import Intent, IntentState, Offer, decode
@@ -24,8 +26,13 @@ class IntentRecord(BaseModel):
     offers_per_vendor: dict[str, int] = {}
     agreement_id: str | None = None
 
-    def intent(self) -> Intent:
+    @cached_property
+    def _intent(self) -> Intent:
         return decode(Intent, self.intent_json)
+
+    def intent(self) -> Intent:
+        """The intent, decoded once per record object (each offer for it would otherwise)."""
+        return self._intent
 
     def delivered_offer(self, offer_id: str) -> Offer | None:
         raw = self.delivered.get(offer_id)

@@ -53,3 +53,17 @@ class BrokerSettings(BaseSettings):
             if self.security_protocol == "SASL_SSL":
                 kwargs["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
         return kwargs
+
+    def faust_credentials(self) -> Any:
+        """The same SASL settings for faust's own clients (`broker_credentials`); None if off."""
+        if self.security_protocol == "PLAINTEXT":
+            return None
+        import faust
+
+        kwargs = self.kafka_kwargs()
+        return faust.SASLCredentials(
+            username=self.sasl_username,
+            password=kwargs["sasl_plain_password"],
+            ssl_context=kwargs.get("ssl_context"),
+            mechanism=self.sasl_mechanism,
+        )

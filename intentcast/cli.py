@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from intentcast import broker_cmd, intent_cmd, kafka_cmd, vendor_cmd
+from intentcast import (
+    broker_cmd,
+    dashboard,
+    intent_cmd,
+    kafka_cmd,
+    monitor,
+    principals_cmd,
+    vendor_cmd,
+)
+from intentcast.logs import setup_logging
 
 app = typer.Typer(
     name="intentcast",
@@ -19,6 +28,9 @@ app.add_typer(broker_cmd.broker_app, name="broker")
 app.add_typer(broker_cmd.audit_app, name="audit")
 app.add_typer(intent_cmd.app, name="intent")
 app.add_typer(vendor_cmd.app, name="vendor")
+app.add_typer(principals_cmd.app, name="principals")
+app.command()(monitor.monitor)
+app.command()(dashboard.dashboard)
 
 
 @app.command()
@@ -43,4 +55,5 @@ def demo(
 
 
 def main() -> None:
+    setup_logging()  # JSON lines on stderr from every process (INTENTCAST_LOG_LEVEL)
     app()

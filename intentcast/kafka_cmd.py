@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from broker.kafka_local import KafkaLaunchError, KafkaNode, resolve_distribution
+from broker.kafka_local.cluster import LocalCluster
 from broker.kafka_local.distribution import KAFKA_VERSION, cache_root
+from broker.kafka_local.secure import NodeSecurity, is_secure_folder
 from intentcast.console import console, fail
 
 app = typer.Typer(
@@ -21,6 +23,15 @@ DataOpt = typer.Option(
     "--data-dir",
     help="Node folder (config, log, data). Default: ~/.local/state/intentcast/kafka-<port>.",
 )
+NodesOpt = typer.Option(
+    1,
+    "--nodes",
+    "-n",
+    min=1,
+    max=9,
+    help="Nodes on 127.0.0.1 (3+: a cluster with replication 3 and min.insync.replicas 2; "
+    "node i uses port + 2*(i-1) and the next port for its controller).",
+)
 
 
 def default_data_dir(port: int) -> Path:
@@ -29,13 +40,19 @@ def default_data_dir(port: int) -> Path:
     return root / "intentcast" / f"kafka-{port}"
 
 
-def _node(port: int, data_dir: Path | None, controller_port: int | None = None) -> KafkaNode:
+def _node(
+    port: int, data_dir: Path | None, controller_port: int | None = None, secure: bool = False
+) -> KafkaNode:
     dist = resolve_distribution()
+    folder = data_dir or default_data_dir(port)
+    # a folder once started with --secure stays secure: status and stop find out by themselves
+    security = NodeSecurity(folder) if secure or is_secure_folder(folder) else None
     return KafkaNode(
         dist=dist,
-        data_dir=data_dir or default_data_dir(port),
+        data_dir=folder,
         port=port,
         controller_port=controller_port or port + 1,
+        security=security,
     )
 
 
@@ -56,11 +73,23 @@ def start(
     controller_port: int = typer.Option(None, help="Controller port (default: port + 1)."),
     data_dir: Path = DataOpt,
     timeout: float = typer.Option(90.0, help="Seconds to wait until metadata can be fetched."),
+    nodes: int = NodesOpt,
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="SASL_SSL with SCRAM-SHA-512, a local CA, ACLs (deny by default) and quotas; "
+        "then create principals with `intentcast principals add`. See docs/security.md.",
+    ),
 ) -> None:
-    """Start one KRaft node (broker + controller); harmless if it already runs."""
+    """Start one KRaft node (broker + controller), or a cluster; harmless if it already runs."""
+    if secure and nodes > 1:
+        raise fail("--secure runs a single node for now; drop --nodes or --secure.")
+    if nodes > 1:
+        _cluster_start(port, data_dir, nodes, timeout)
+        return
     try:
         with console.status(f"Starting Kafka {KAFKA_VERSION} on 127.0.0.1:{port}…"):
-            node = _node(port, data_dir, controller_port)
+            node = _node(port, data_dir, controller_port, secure=secure)
             st = node.start(timeout=timeout)
     except KafkaLaunchError as exc:
         raise fail(str(exc)) from exc
@@ -68,11 +97,20 @@ def start(
         f"[green]Kafka is up[/] at [bold]{st.bootstrap}[/] (pid {st.pid}); "
         f"data and log in {node.data_dir}"
     )
+    if node.security is not None:
+        console.print(
+            f"secure mode: SASL_SSL + SCRAM-SHA-512, CA {node.security.tls.ca_cert}; "
+            f"add principals with `intentcast principals add processors --port {port}`"
+        )
 
 
 @app.command()
-def stop(port: int = PortOpt, data_dir: Path = DataOpt) -> None:
-    """Stop the node cleanly (SIGTERM, then SIGKILL after 30 s)."""
+def stop(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
+    """Stop the node (or every node of the cluster) cleanly: SIGTERM, SIGKILL after 30 s."""
+    if nodes > 1:
+        stopped = _cluster(port, data_dir, nodes).stop()
+        console.print(f"Cluster on port {port}+ {'stopped' if stopped else 'was not running'}.")
+        return
     try:
         node = _node(port, data_dir)
     except KafkaLaunchError as exc:
@@ -84,8 +122,11 @@ def stop(port: int = PortOpt, data_dir: Path = DataOpt) -> None:
 
 
 @app.command()
-def status(port: int = PortOpt, data_dir: Path = DataOpt) -> None:
-    """Tell whether the node runs and answers metadata requests (exit 1 if not ready)."""
+def status(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
+    """Tell whether the node(s) run and answer metadata requests (exit 1 if any is not ready)."""
+    if nodes > 1:
+        _cluster_status(port, data_dir, nodes)
+        return
     try:
         st = _node(port, data_dir).status()
     except KafkaLaunchError as exc:
@@ -94,4 +135,42 @@ def status(port: int = PortOpt, data_dir: Path = DataOpt) -> None:
     console.print(f"[{colour}]{st.detail}[/] bootstrap={st.bootstrap} pid={st.pid}")
     console.print(f"jars cache: {cache_root()}")
     if not st.ready:
+        raise typer.Exit(1)
+
+
+def _cluster(port: int, data_dir: Path | None, nodes: int) -> LocalCluster:
+    try:
+        return LocalCluster(
+            dist=resolve_distribution(),
+            data_dir=data_dir or default_data_dir(port).with_name(f"cluster-{port}"),
+            base_port=port,
+            nodes=nodes,
+            replication=min(3, nodes),
+            min_isr=min(2, nodes),
+        )
+    except KafkaLaunchError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _cluster_start(port: int, data_dir: Path | None, nodes: int, timeout: float) -> None:
+    cluster = _cluster(port, data_dir, nodes)
+    try:
+        with console.status(f"Starting a {nodes}-node Kafka {KAFKA_VERSION} cluster…"):
+            cluster.start(timeout=timeout)
+    except KafkaLaunchError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"[green]Cluster is up[/]: {nodes} nodes, replication {cluster.replication}, "
+        f"min.insync.replicas {cluster.min_isr}; bootstrap [bold]{cluster.bootstrap}[/]\n"
+        f"Create topics with INTENTCAST_REPLICATION={cluster.replication} "
+        f"INTENTCAST_MIN_INSYNC_REPLICAS={cluster.min_isr}; folders in {cluster.data_dir}"
+    )
+
+
+def _cluster_status(port: int, data_dir: Path | None, nodes: int) -> None:
+    statuses = _cluster(port, data_dir, nodes).status()
+    for i, st in enumerate(statuses, start=1):
+        colour = "green" if st.ready else "red"
+        console.print(f"node {i}: [{colour}]{st.detail}[/] bootstrap={st.bootstrap} pid={st.pid}")
+    if not all(st.ready for st in statuses):
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ free ports in a temporary folder and stops it at the end.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,8 +16,14 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from agents import ClientSettings, Vendor
 from broker.kafka_local import KafkaNode, resolve_distribution
 from broker.kafka_local.node import free_port
+from broker.settings import BrokerSettings
+from broker.topic_admin import create_all
+from intentcast.processes import Processors
+
+pytest_plugins = ["tests.watchers"]  # topic watchers as fixtures for every folder
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +95,48 @@ async def wait_for(
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the real processors and the example vendors, shared by every test that needs the flow --
+
+EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
+
+
+@pytest.fixture(scope="session")
+async def flow_topics(kafka_bootstrap: str) -> None:
+    settings = BrokerSettings(bootstrap=kafka_bootstrap)
+    await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
+
+
+@pytest.fixture(scope="session")
+def processors(
+    kafka_bootstrap: str, flow_topics: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Processors]:
+    folder = tmp_path_factory.mktemp("processors")
+    procs = Processors(
+        kafka_bootstrap, folder / "data", folder / "processors.log",
+        env={"INTENTCAST_APP_ID": f"flowtest-{secrets.token_hex(3)}",
+             "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
+             "INTENTCAST_METRICS_INTERVAL_SECONDS": "1"},
+    )  # fmt: skip
+    procs.start()
+    try:
+        yield procs
+    finally:
+        procs.stop()
+
+
+@pytest.fixture(scope="session")
+async def vendors(kafka_bootstrap: str, processors: Processors) -> AsyncIterator[dict[str, Vendor]]:
+    found: dict[str, Vendor] = {}
+    for name in EXAMPLES:
+        vendor = importlib.import_module(name).vendor
+        vendor.settings = ClientSettings(bootstrap=kafka_bootstrap)
+        found[vendor.vendor_id] = vendor
+    tasks = [asyncio.create_task(v.run()) for v in found.values()]
+    try:
+        yield found
+    finally:
+        for v in found.values():
+            v.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)

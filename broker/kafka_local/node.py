@@ -19,6 +19,7 @@ from pathlib import Path
 from broker.kafka_local.distribution import KafkaDistribution
 from broker.kafka_local.errors import NodeNotReadyError, PortInUseError
 from broker.kafka_local.probe import metadata_ready
+from broker.kafka_local.secure import NodeSecurity
 
 _LOG4J = """\
 status = warn
@@ -58,6 +59,7 @@ class KafkaNode:
     min_isr: int = 1
     extra_config: dict[str, str] = field(default_factory=dict)
     heap: str = "768m"
+    security: NodeSecurity | None = None  # secure mode: SASL_SSL, SCRAM, ACLs (secure.py)
 
     @property
     def bootstrap(self) -> str:
@@ -111,6 +113,8 @@ class KafkaNode:
             "unclean.leader.election.enable": "false",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.security is not None:
+            config.update(self.security.server_config(self.port, self.controller_port))
         config.update(self.extra_config)
         return "".join(f"{k}={v}\n" for k, v in config.items())
 
@@ -127,7 +131,7 @@ class KafkaNode:
         pid = self._read_pid()
         if pid is None:
             return NodeStatus(False, None, self.bootstrap, False, "not running")
-        ready = metadata_ready(self.bootstrap, timeout=5.0)
+        ready = self._answers(timeout=5.0)
         detail = "ready" if ready else "process alive but not answering metadata requests"
         return NodeStatus(True, pid, self.bootstrap, ready, detail)
 
@@ -145,6 +149,7 @@ class KafkaNode:
             cluster_id,
             "-c",
             str(self.config_file),
+            *(self.security.format_args() if self.security is not None else ()),
         )
 
     def _run_tool(self, main_class: str, *args: str) -> str:
@@ -164,6 +169,8 @@ class KafkaNode:
     def prepare(self, cluster_id: str | None = None) -> None:
         """Write config and format storage; a formatted folder is left as it is."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.security is not None:
+            self.security.prepare()  # certificates and passwords before the config names them
         self.config_file.write_text(self.render_config())
         (self.data_dir / "log4j2.properties").write_text(_LOG4J)
         if cluster_id:
@@ -211,7 +218,7 @@ class KafkaNode:
                 raise NodeNotReadyError(
                     f"Kafka exited during start-up; end of {self.log_file}:\n{self.log_tail()}"
                 )
-            if metadata_ready(self.bootstrap, timeout=3.0):
+            if self._answers(timeout=3.0):
                 return
             time.sleep(0.3)
         raise NodeNotReadyError(
@@ -227,6 +234,11 @@ class KafkaNode:
             self.stop()
             raise
         return self.status()
+
+    def _answers(self, timeout: float) -> bool:
+        if self.security is not None:
+            return self.security.ready(self.bootstrap, timeout)
+        return metadata_ready(self.bootstrap, timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, wait for a clean shutdown, SIGKILL as a last resort. True if it was running."""

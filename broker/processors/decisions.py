@@ -13,6 +13,8 @@ from broker.records import IntentRecord
 from broker.refusal import Refused
 from broker.validation import check_acceptance, check_cancel
 from schemas import (
+    INTENTS_SUBMITTED,
+    OFFERS_SUBMITTED,
     Acceptance,
     Agreement,
     Cancel,
@@ -34,6 +36,8 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     except SchemaError as exc:
         await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "acceptances")
         return
+    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
+    await ctx.ledger.replay.wait_for(OFFERS_SUBMITTED, rec.partition)
     record = ctx.store.get(acceptance.intent_id)
     recorded = await ctx.ledger.recorded(rec.partition, acceptance.intent_id)
     if recorded is not None and record is not None and record.state is IntentState.OPEN:
@@ -98,6 +102,7 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
     except SchemaError as exc:
         await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "cancels")
         return
+    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
     record = ctx.store.get(cancel.intent_id)
     try:
         check_cancel(cancel, record_key=rec.key, record=record, now=ctx.clock())

@@ -7,10 +7,12 @@ a registered vendor whose signature verifies, reach the customer.
 from __future__ import annotations
 
 from broker.context import Context
+from broker.delivered import OFFER_HEADER, offer_tag
 from broker.processors.incoming import Incoming, dead_letter, is_message_id
 from broker.refusal import Refused
 from broker.validation import check_offer
 from schemas import (
+    INTENTS_SUBMITTED,
     OFFERS_DELIVERED,
     Offer,
     ReasonCode,
@@ -24,6 +26,14 @@ from schemas import (
 
 
 async def handle_offer(ctx: Context, rec: Incoming) -> None:
+    try:
+        await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
+        await _handle_offer(ctx, rec)
+    finally:  # what the replay barrier waits for (broker/replay.py)
+        ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
+
+
+async def _handle_offer(ctx: Context, rec: Incoming) -> None:
     m = ctx.metrics
     m.count("offers.received")
     try:
@@ -46,6 +56,12 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
         vendor_key = ctx.registry.key_of(offer.vendor_id)
     now = ctx.clock()
     record = ctx.store.get(offer.intent_id)
+    if (
+        record is not None
+        and record.delivered.get(offer.offer_id) == canonical_bytes(offer).decode()
+    ):
+        m.count("offers.replayed")  # a replay of an offer already delivered and recorded
+        return
     try:
         intent = check_offer(
             offer,
@@ -61,8 +77,12 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
         )
         return
     assert record is not None
-    delivered = seal_offer(offer, intent.sealing_key)
-    await ctx.outputs.send(OFFERS_DELIVERED, encode(delivered), rec.key)
+    if await ctx.ledger.delivered.delivered(rec.partition, offer.offer_id, rec.timestamp_ms):
+        m.count("offers.redelivery_avoided")  # delivered before a crash, not yet in state
+    else:
+        delivered = seal_offer(offer, intent.sealing_key)
+        tag = [(OFFER_HEADER, offer_tag(offer.offer_id))]
+        await ctx.outputs.send(OFFERS_DELIVERED, encode(delivered), rec.key, headers=tag)
     await ctx.outputs.feedback(
         vendor_id=offer.vendor_id,
         offer_id=offer.offer_id,

@@ -36,7 +36,7 @@ from schemas import (
     vendor_feedback_topic,
 )
 from tests.agents.helpers import make_intent
-from tests.flow.conftest import TopicWatcher, dead_letter_for, status_of, watcher
+from tests.watchers import TopicWatcher, dead_letter_for, status_of, watcher
 
 pytestmark = pytest.mark.kafka
 

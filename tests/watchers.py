@@ -1,65 +1,17 @@
-"""Fixtures for flow tests: the real processors (a child process) and the example vendors."""
+"""Watchers of the status and dead-letter topics, as fixtures for every test on the real flow."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents import ClientSettings, Vendor
 from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
-from intentcast.processes import Processors
 from schemas import DEAD_LETTERS, INTENT_STATUS, DeadLetter, IntentStatus, decode
 from tests.conftest import wait_for
-
-EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
-
-
-@pytest.fixture(scope="session")
-async def flow_topics(kafka_bootstrap: str) -> None:
-    settings = BrokerSettings(bootstrap=kafka_bootstrap)
-    await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
-
-
-@pytest.fixture(scope="session")
-def processors(
-    kafka_bootstrap: str, flow_topics: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Processors]:
-    folder = tmp_path_factory.mktemp("processors")
-    procs = Processors(
-        kafka_bootstrap, folder / "data", folder / "processors.log",
-        env={"INTENTCAST_APP_ID": f"flowtest-{secrets.token_hex(3)}",
-             "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5"},
-    )  # fmt: skip
-    procs.start()
-    try:
-        yield procs
-    finally:
-        procs.stop()
-
-
-@pytest.fixture(scope="session")
-async def vendors(kafka_bootstrap: str, processors: Processors) -> AsyncIterator[dict[str, Vendor]]:
-    found: dict[str, Vendor] = {}
-    for name in EXAMPLES:
-        vendor = importlib.import_module(name).vendor
-        vendor.settings = ClientSettings(bootstrap=kafka_bootstrap)
-        found[vendor.vendor_id] = vendor
-    tasks = [asyncio.create_task(v.run()) for v in found.values()]
-    try:
-        yield found
-    finally:
-        for v in found.values():
-            v.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class TopicWatcher:

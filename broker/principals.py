@@ -1,0 +1,254 @@
+"""Who may do what on a secure cluster: the principals, their ACLs and quotas, as plain data.
+
+Deny by default: a principal holds exactly the rules listed here and nothing else. The ACL
+table in docs/security.md is generated from these rules (`acl_table_markdown`) and a test
+keeps the two equal; another test checks what the real broker allows against the policy of
+issue #5, written down independently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from schemas.errors import IntentcastError
+from schemas.fields import SLUG_PATTERN
+from schemas.topics import (
+    ACCEPTANCES,
+    AGREEMENTS,
+    CANCELS,
+    DEAD_LETTERS,
+    INTENT_STATUS,
+    INTENTS_SUBMITTED,
+    METRICS,
+    OFFERS_DELIVERED,
+    OFFERS_SUBMITTED,
+    VENDOR_PROFILES,
+    VENDOR_TOPIC_PREFIX,
+)
+
+MARKET_PREFIX: Final = "intentcast.market."
+TOPIC_NAMESPACE: Final = "intentcast."
+MONITOR_GROUP_PREFIX: Final = "intentcast.monitor."
+DEFAULT_APP_PREFIX: Final = "intentcast-processors"
+"""Processors' faust app ids must start with this (their group and internal topics)."""
+
+
+class PrincipalError(IntentcastError):
+    """A principal name or kind that the ACL model does not know."""
+
+
+class Kind(StrEnum):
+    """The four kinds of principal the issue names (the admin super user is not one)."""
+
+    PROCESSORS = "processors"
+    CUSTOMER = "customer"
+    VENDOR = "vendor"
+    MONITOR = "monitor"
+
+
+class Resource(StrEnum):
+    TOPIC = "topic"
+    GROUP = "group"
+    TRANSACTIONAL_ID = "transactional-id"
+    CLUSTER = "cluster"
+
+
+class Pattern(StrEnum):
+    LITERAL = "literal"
+    PREFIXED = "prefixed"
+
+
+class Op(StrEnum):
+    """Kafka ACL operations, spelled as `kafka-acls --operation` wants them."""
+
+    READ = "Read"
+    WRITE = "Write"
+    DESCRIBE = "Describe"
+    CREATE = "Create"
+    DESCRIBE_CONFIGS = "DescribeConfigs"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ALLOW rule: operations on a resource pattern, and why the principal needs them."""
+
+    resource: Resource
+    name: str
+    pattern: Pattern
+    ops: tuple[Op, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Per-user Kafka quotas (bytes per second per broker; % of one request thread)."""
+
+    producer_byte_rate: int | None = None
+    consumer_byte_rate: int | None = None
+    request_percentage: float | None = None
+
+    def config(self) -> dict[str, str]:
+        """`kafka-configs --add-config` entries; empty when the principal is unlimited."""
+        out: dict[str, str] = {}
+        if self.producer_byte_rate is not None:
+            out["producer_byte_rate"] = str(self.producer_byte_rate)
+        if self.consumer_byte_rate is not None:
+            out["consumer_byte_rate"] = str(self.consumer_byte_rate)
+        if self.request_percentage is not None:
+            out["request_percentage"] = f"{self.request_percentage:g}"
+        return out
+
+
+MB: Final = 1024 * 1024
+DEFAULT_QUOTAS: Final = {
+    Kind.PROCESSORS: Quota(),  # the system itself: never throttled
+    # one principal for every customer, so its share is large: it only caps a runaway
+    Kind.CUSTOMER: Quota(producer_byte_rate=4 * MB, consumer_byte_rate=16 * MB),
+    Kind.VENDOR: Quota(producer_byte_rate=1 * MB, consumer_byte_rate=4 * MB, request_percentage=25),
+    Kind.MONITOR: Quota(consumer_byte_rate=1 * MB, request_percentage=10),
+}
+
+_SLUG = re.compile(SLUG_PATTERN)
+_APP = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A SCRAM user: `processors`, `customer`, `monitor` or `vendor-<vendor_id>`."""
+
+    kind: Kind
+    vendor_id: str | None = None
+    app_prefix: str = DEFAULT_APP_PREFIX
+
+    def __post_init__(self) -> None:
+        if (self.kind is Kind.VENDOR) != (self.vendor_id is not None):
+            raise PrincipalError("a vendor principal needs a vendor id, and only a vendor has one")
+        if self.vendor_id is not None and _SLUG.fullmatch(self.vendor_id) is None:
+            raise PrincipalError(
+                f"vendor id {self.vendor_id!r} is not a slug (lowercase letters, digits, '-')"
+            )
+        if _APP.fullmatch(self.app_prefix) is None:
+            raise PrincipalError(f"app prefix {self.app_prefix!r} is not a valid faust app id")
+
+    @property
+    def username(self) -> str:
+        return f"vendor-{self.vendor_id}" if self.kind is Kind.VENDOR else self.kind.value
+
+    @property
+    def kafka_principal(self) -> str:
+        return f"User:{self.username}"
+
+    @classmethod
+    def parse(cls, username: str, app_prefix: str = DEFAULT_APP_PREFIX) -> Principal:
+        """The principal behind a SCRAM user name (the inverse of `username`)."""
+        if username.startswith("vendor-"):
+            return cls(Kind.VENDOR, username.removeprefix("vendor-"))
+        try:
+            kind = Kind(username)
+        except ValueError:
+            raise PrincipalError(
+                f"{username!r} is not an Intentcast principal "
+                "(processors, customer, monitor or vendor-<id>)"
+            ) from None
+        return cls(kind, app_prefix=app_prefix)
+
+    def rules(self) -> tuple[Rule, ...]:
+        """Every ALLOW rule of this principal; anything else is denied."""
+        if self.kind is Kind.PROCESSORS:
+            return _processor_rules(self.app_prefix)
+        if self.kind is Kind.CUSTOMER:
+            return CUSTOMER_RULES
+        if self.kind is Kind.MONITOR:
+            return MONITOR_RULES
+        assert self.vendor_id is not None
+        return vendor_rules(self.vendor_id)
+
+    @property
+    def quota(self) -> Quota:
+        return DEFAULT_QUOTAS[self.kind]
+
+
+T, G, L, P = Resource.TOPIC, Resource.GROUP, Pattern.LITERAL, Pattern.PREFIXED
+R, W, D, C, DC = Op.READ, Op.WRITE, Op.DESCRIBE, Op.CREATE, Op.DESCRIBE_CONFIGS
+
+
+def _processor_rules(app_prefix: str) -> tuple[Rule, ...]:
+    inputs = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, VENDOR_PROFILES)
+    outputs = (INTENT_STATUS, DEAD_LETTERS, METRICS)
+    return (
+        *(Rule(T, t, L, (R, D), "input the processors validate") for t in inputs),
+        *(Rule(T, t, L, (W, D), "output of the processors") for t in outputs),
+        Rule(
+            T, OFFERS_DELIVERED, L, (R, W, D), "sealed offers out; the tail re-read after a crash"
+        ),
+        Rule(T, AGREEMENTS, L, (R, W, D), "the hash chain: appended and re-read to resume"),
+        Rule(T, MARKET_PREFIX, P, (W, D), "validated intents, one topic per market"),
+        Rule(T, VENDOR_TOPIC_PREFIX, P, (W, D), "every vendor's feedback and agreement copy"),
+        Rule(T, TOPIC_NAMESPACE, P, (C, DC), "the topic layout and per-vendor topics"),
+        Rule(T, app_prefix, P, (R, W, D, C, DC), "faust's own changelog, leader and tick topics"),
+        Rule(G, app_prefix, P, (R, D), "the processors' consumer group"),
+    )
+
+
+CUSTOMER_RULES: Final = (
+    Rule(T, INTENTS_SUBMITTED, L, (W, D), "publish intents"),
+    Rule(T, ACCEPTANCES, L, (W, D), "accept one delivered offer"),
+    Rule(T, CANCELS, L, (W, D), "withdraw an open intent"),
+    Rule(T, OFFERS_DELIVERED, L, (R, D), "sealed offers; only the intent key opens them"),
+    Rule(T, INTENT_STATUS, L, (R, D), "what happened to an intent"),
+    Rule(T, AGREEMENTS, L, (R, D), "the agreement and `audit verify` (no consumer group)"),
+)
+
+MONITOR_RULES: Final = (
+    Rule(T, METRICS, L, (R, D), "counters, gauges and latencies"),
+    Rule(T, INTENT_STATUS, L, (R, D), "outcome counts per reason"),
+    Rule(G, MONITOR_GROUP_PREFIX, P, (R, D), "its own consumer groups"),
+)
+
+
+def vendor_rules(vendor_id: str) -> tuple[Rule, ...]:
+    """A vendor's rules; its own names end in '.' so `acme` never matches `acme-bikes`."""
+    own = f"{VENDOR_TOPIC_PREFIX}{vendor_id}"
+    return (
+        Rule(T, MARKET_PREFIX, P, (R, D), "every market: intents are public broadcasts"),
+        Rule(T, VENDOR_PROFILES, L, (R, W, D), "publish its profile; see who else is listed"),
+        Rule(T, OFFERS_SUBMITTED, L, (W, D), "send signed offers"),
+        Rule(T, own + ".", P, (R, D), "its own feedback and agreement topics only"),
+        Rule(G, own, L, (R, D), "the group its instances share"),
+        Rule(G, own + ".", P, (R, D), "per-instance groups of the SDK"),
+    )
+
+
+def example_principals() -> tuple[Principal, ...]:
+    """One of each kind, with `<id>` for the vendor, for the documentation table."""
+    return (
+        Principal(Kind.PROCESSORS),
+        Principal(Kind.CUSTOMER),
+        Principal(Kind.VENDOR, "id-placeholder"),
+        Principal(Kind.MONITOR),
+    )
+
+
+def acl_table_markdown() -> str:
+    """The ACL table of docs/security.md, generated from the rules above."""
+    lines = [
+        "| principal | resource | name | pattern | operations | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for principal in example_principals():
+        who = principal.username.replace("id-placeholder", "<id>")
+        for rule in principal.rules():
+            name = rule.name.replace("id-placeholder", "<id>")
+            ops = ", ".join(op.value for op in rule.ops)
+            lines.append(
+                f"| `{who}` | {rule.resource.value} | `{name}` | {rule.pattern.value} "
+                f"| {ops} | {rule.why} |"
+            )
+    lines.append(
+        "| every principal | transactional-id, cluster | any | | none "
+        "| no transactions are used; topics are created by the processors only |"
+    )
+    return "\n".join(lines) + "\n"

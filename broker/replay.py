@@ -1,0 +1,77 @@
+"""A replay barrier: after a restart, steps that read another step's state wait for its replay.
+
+Each agent resumes from its own committed offset, so right after a crash the acceptances agent
+can see an acceptance before intake has replayed the intent it refers to (or before the offers
+agent has replayed the offer), and would refuse it as unknown. The first time a dependent step
+handles a partition after start or a rebalance, it notes the upstream topic's end offset and
+waits until the upstream agent has handled everything before it. Steady-state processing never
+waits: a customer or vendor only answers what an upstream step already recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from broker.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+MAX_WAIT_S = 120.0
+
+
+class ReplayBarrier:
+    """Per (topic, partition): the last offset its agent handled, and which waits are done."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self._settings = settings
+        self._handled: dict[tuple[str, int], int] = {}
+        self._passed: set[tuple[str, int]] = set()
+
+    def forget(self) -> None:
+        """On rebalance: the upstream agents replay again, so dependents wait again."""
+        self._passed.clear()
+        self._handled.clear()
+
+    def handled(self, topic: str, partition: int, offset: int) -> None:
+        """Upstream agents call this for every record they handle."""
+        key = (topic, partition)
+        if offset > self._handled.get(key, -1):
+            self._handled[key] = offset
+
+    async def wait_for(self, topic: str, partition: int) -> None:
+        """Return once the agent of `topic` handled what was on `partition` at the first call."""
+        key = (topic, partition)
+        if key in self._passed:
+            return
+        committed, end = await _committed_and_end(self._settings, TopicPartition(topic, partition))
+        deadline = time.monotonic() + MAX_WAIT_S
+        if committed < end:
+            while self._handled.get(key, -1) < end - 1:
+                if time.monotonic() > deadline:
+                    log.warning("%s[%d] replay not done after %.0fs; going on", *key, MAX_WAIT_S)
+                    break
+                await asyncio.sleep(0.05)
+        self._passed.add(key)
+
+
+async def _committed_and_end(settings: BrokerSettings, tp: TopicPartition) -> tuple[int, int]:
+    """The processors' committed offset (-1 if none) and the end offset of one partition."""
+    admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.app_id, partitions=[tp])
+    finally:
+        await admin.close()
+    found = offsets.get(tp)
+    committed = found.offset if found is not None and found.offset >= 0 else -1
+    consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        end = (await consumer.end_offsets([tp]))[tp]
+    finally:
+        await consumer.stop()
+    return committed, end
