@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install lint typecheck test test-fast demo kafka-start kafka-stop generate bench clean
+.PHONY: help install lint typecheck test test-fast demo kafka-start kafka-stop generate bench bench-pipeline clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ generate: $(STAMP)  ## regenerate JSON Schemas, AsyncAPI, reason list and test v
 
 bench: $(STAMP)  ## micro-benchmarks of the wire contract
 	$(BIN)/python bench/bench_schemas.py
+
+bench-pipeline: $(STAMP)  ## Kafka's tools vs raw aiokafka vs the pipeline (minutes)
+	$(BIN)/intentcast bench
 
 kafka-start: $(STAMP)  ## start a local Kafka on 127.0.0.1:9092
 	$(BIN)/intentcast kafka start

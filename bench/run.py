@@ -46,6 +46,8 @@ class BenchConfig:
     warmup: int = 200
     latency_rate: float = 500.0
     latency_seconds: float = 10.0
+    workers: int = 1
+    skip_latency: bool = False
     out: Path = Path("artifacts/bench.json")
     bootstrap: str | None = None
 
@@ -175,20 +177,22 @@ def run_bench(cfg: BenchConfig, say: Say) -> dict[str, Any]:
 def _pipeline_stage(
     cfg: BenchConfig, bootstrap: str, work: Path, kafka_pid: int | None, say: Say
 ) -> dict[str, Any]:
-    procs = Processors(
-        bootstrap,
-        work / "processors",
-        work / "processors.log",
-        env={"INTENTCAST_PARTITIONS": str(cfg.partitions)},
-    )
+    workers = [
+        Processors(bootstrap, work / f"processors-{i}", work / f"processors-{i}.log",
+                   env={"INTENTCAST_PARTITIONS": str(cfg.partitions)})
+        for i in range(cfg.workers)
+    ]  # fmt: skip
+    log = workers[0].log
     vend_log = (work / "vendors.log").open("wb")
     vend = subprocess.Popen(
         [sys.executable, "-m", "bench.vendors_proc", "--vendors", str(cfg.vendors),
          "--bootstrap", bootstrap], stdout=vend_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    procs.start()
-    assert procs.proc is not None
-    pids = {"processors": procs.proc.pid, "vendors": vend.pid, "driver": _self_pid()}
+    pids = {"vendors": vend.pid, "driver": _self_pid()}
+    for i, w in enumerate(workers):
+        w.start()
+        assert w.proc is not None
+        pids["processors" if i == 0 else f"processors-{i}"] = w.proc.pid
     if kafka_pid:
         pids["kafka"] = kafka_pid
     try:
@@ -197,7 +201,7 @@ def _pipeline_stage(
                                              cfg.vendors, None, 180))  # fmt: skip
         if warm.agreements < cfg.warmup:
             raise RuntimeError(f"warm-up finished only {warm.agreements} of {cfg.warmup}; "
-                               f"see {procs.log}")  # fmt: skip
+                               f"see {log}")  # fmt: skip
         runs, last = [], None
         before = {k: sample(pid) for k, pid in pids.items()}
         t0 = time.perf_counter()
@@ -208,10 +212,13 @@ def _pipeline_stage(
             runs.append(last.summary())
         cpu = {k: usage(pid, before[k], time.perf_counter() - t0) for k, pid in pids.items()}
         n_lat = int(cfg.latency_rate * cfg.latency_seconds)
-        say(f"  latency run: {n_lat} intents at {cfg.latency_rate:.0f}/s")
-        lat = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat, cfg.vendors,
-                                            cfg.latency_rate, 300))  # fmt: skip
         assert last is not None
+        if cfg.skip_latency:
+            lat = last
+        else:
+            say(f"  latency run: {n_lat} intents at {cfg.latency_rate:.0f}/s")
+            lat = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat, cfg.vendors,
+                                                cfg.latency_rate, 300))  # fmt: skip
         plot = cfg.out.with_suffix(".png")
         save_plot(
             plot,
@@ -227,7 +234,8 @@ def _pipeline_stage(
             "processes": cpu, "plot": str(plot),
         }  # fmt: skip
     finally:
-        procs.stop()
+        for w in workers:
+            w.stop()
         vend.terminate()
         try:
             vend.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from intentcast import (
+    bench_cmd,
     broker_cmd,
     dashboard,
     intent_cmd,
@@ -31,6 +32,7 @@ app.add_typer(vendor_cmd.app, name="vendor")
 app.add_typer(principals_cmd.app, name="principals")
 app.command()(monitor.monitor)
 app.command()(dashboard.dashboard)
+app.command()(bench_cmd.bench)
 
 
 @app.command()
