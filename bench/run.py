@@ -91,6 +91,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 def run_bench(cfg: BenchConfig, say: Say) -> dict[str, Any]:
     dist = resolve_distribution()
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="intentcast-bench-"))
     node: KafkaNode | None = None
     bootstrap = cfg.bootstrap

@@ -51,8 +51,10 @@ def parse_utc(value: object) -> datetime:
 
 def format_utc(value: datetime) -> str:
     """The one wire form: ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (always three fraction digits and Z)."""
-    utc = _to_ms(value)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # model values are already normalised, so the common case skips the conversion; C-level
+    # isoformat is several times cheaper than strftime on the processors' hot path
+    utc = value if value.tzinfo is UTC and value.microsecond % 1000 == 0 else _to_ms(value)
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def utcnow() -> datetime:
