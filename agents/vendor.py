@@ -32,6 +32,7 @@ from schemas.topics import (
     market_topic,
     vendor_agreements_topic,
     vendor_feedback_topic,
+    vendor_profile_topic,
 )
 
 __all__ = [
@@ -119,6 +120,7 @@ class Vendor:
             self.topics_for_markets = {market_topic(m): m for m in self.markets}
             self.feedback_topic = vendor_feedback_topic(vendor_id)
             self.agreements_topic = vendor_agreements_topic(vendor_id)
+            self.profile_topic = vendor_profile_topic(vendor_id)
             self.profile()  # every field valid (display name, markets...) or fail now
         except SchemaError as exc:
             raise VendorConfigError(f"vendor {vendor_id!r}: {exc.detail}") from None

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.errors import PublishError
+from agents.errors import PublishError, TopicMissingError
 from agents.kafka import kafka_errors, make_consumer, make_producer, random_client_id, send
 from agents.settings import ClientSettings
 from schemas.agreement import Agreement
@@ -20,7 +20,7 @@ from schemas.errors import SchemaError
 from schemas.events import OfferFeedback
 from schemas.intent import Intent
 from schemas.offer import Offer
-from schemas.topics import OFFERS_SUBMITTED, VENDOR_PROFILES
+from schemas.topics import OFFERS_SUBMITTED
 
 if TYPE_CHECKING:
     from agents.vendor import Vendor
@@ -33,6 +33,9 @@ Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 M = TypeVar("M", Intent, OfferFeedback, Agreement)
 MAX_RECORDS: Final = 200
 POLL_MS: Final = 500
+PROFILE_METADATA_WAIT_S: Final = 5.0
+"""How long one look for the profile topic lasts before the SDK tells the operator and waits."""
+PROFILE_RETRY_MAX_S: Final = 30.0
 
 
 class VendorRuntime:
@@ -78,8 +81,8 @@ class VendorRuntime:
         try:
             with kafka_errors("starting the vendor's producer"):
                 await self._producer.start()
-            profile = vendor.profile()
-            await send(self._producer, VENDOR_PROFILES, vendor.vendor_id, encode(profile))
+            if not await self._publish_profile():
+                return  # stopped while waiting for the profile topic
             with kafka_errors("starting the vendor's consumer"):
                 await self._consumer.start()
             # Subscribing after start: aiokafka's start would wait for every subscribed topic
@@ -91,6 +94,37 @@ class VendorRuntime:
             raise
         self._task = asyncio.create_task(self._loop(), name=f"vendor-{vendor.vendor_id}")
         log.info("vendor %s serving %s", vendor.vendor_id, ", ".join(vendor.markets))
+
+    async def _publish_profile(self) -> bool:
+        """Write the signed profile to the vendor's own topic, waiting politely until it exists.
+
+        Vendors cannot create topics (in secure mode no principal but the processors may), so
+        a missing profile topic is the operator's to create; until then the SDK says so and
+        retries with a growing pause. Returns False if the vendor was stopped meanwhile.
+        """
+        vendor = self._vendor
+        topic = vendor.profile_topic
+        pause = 1.0
+        while not self._stop.is_set():
+            try:
+                with kafka_errors(f"looking up {topic}", topic=topic):
+                    await asyncio.wait_for(
+                        self._producer.partitions_for(topic), PROFILE_METADATA_WAIT_S
+                    )
+            except (TimeoutError, TopicMissingError):
+                log.warning(
+                    "vendor %s: its profile topic %s does not exist yet; ask the operator to run "
+                    "`intentcast principals add vendor %s` (secure cluster) or "
+                    "`intentcast topics create --vendor %s`; retrying in %.0fs",
+                    vendor.vendor_id, topic, vendor.vendor_id, vendor.vendor_id, pause,
+                )  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), pause)
+                pause = min(pause * 2, PROFILE_RETRY_MAX_S)
+                continue
+            await send(self._producer, topic, vendor.vendor_id, encode(vendor.profile()))
+            return True
+        return False
 
     async def wait(self) -> None:
         """Until the loop ends; re-raises its error."""

@@ -22,7 +22,7 @@ from broker.processors.expiry import handle_tick
 from broker.processors.incoming import Incoming, dead_letter
 from broker.processors.intake import handle_intent
 from broker.processors.offers import handle_offer
-from broker.processors.profiles import handle_profile
+from broker.profile_gate import ProfileGate
 from broker.registry import VendorRegistry
 from broker.settings import BrokerSettings
 from broker.topic_admin import TICKS_TOPIC_SUFFIX
@@ -32,7 +32,6 @@ from schemas import (
     INTENTS_SUBMITTED,
     METRICS,
     OFFERS_SUBMITTED,
-    VENDOR_PROFILES,
     ReasonCode,
     encode,
 )
@@ -104,20 +103,13 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     agent(topic(ACCEPTANCES), handle_acceptance, "acceptances")
     agent(topic(CANCELS), handle_cancel, "cancels")
     agent(topic(settings.app_id + TICKS_TOPIC_SUFFIX), handle_tick, "expiry")
-    ready_vendors: set[str] = set()
-
-    async def profiles(c: Context, rec: Incoming) -> None:
-        await handle_profile(c, rec, ready_vendors)
-
-    agent(
-        app.topic(VENDOR_PROFILES, key_serializer="raw", value_serializer="raw"),
-        profiles,
-        "profiles",
-    )
+    # vendor profiles come from one topic per vendor, found by pattern: see broker.profile_gate
+    gate = ProfileGate(ctx)
 
     async def start_components() -> None:
         _quiet_client_logs(settings.log_level)
         await ctx.registry.start()
+        await gate.start()
         await ctx.outputs.producer()
 
     async def tick() -> None:
@@ -126,7 +118,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             await ctx.outputs.send(ticks, b"", None, partition=p)
         await ctx.outputs.flush()
 
-    sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, VENDOR_PROFILES}
+    sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS}
 
     async def publish_metrics() -> None:
         ctx.metrics.gauges.update(await _consumer_lag(app, sources))
@@ -140,6 +132,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         ctx.store.forget_decoded()
 
     async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await gate.stop()
         await ctx.registry.stop()
         await ctx.outputs.stop()
 

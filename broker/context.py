@@ -93,6 +93,9 @@ class IntentStore:
         for key, raw in list(self.table.items()):
             record = IntentRecord.from_bytes(raw)
             self.schedule(key.decode(), record.expires_at_ms)
+        for key, staged in self.staged.items():  # taken in, awaiting its batch's acks
+            if staged is not None:
+                self.schedule(key.decode(), staged.expires_at_ms)
         self.heaps_built = True
 
     def due(self, partition: int, now_ms: int) -> list[str]:

@@ -25,8 +25,9 @@ from schemas.topics import (
     METRICS,
     OFFERS_DELIVERED,
     OFFERS_SUBMITTED,
-    VENDOR_PROFILES,
+    VENDOR_REGISTRY,
     VENDOR_TOPIC_PREFIX,
+    vendor_profile_topic,
 )
 
 MARKET_PREFIX: Final = "intentcast.market."
@@ -176,7 +177,7 @@ R, W, D, C, DC = Op.READ, Op.WRITE, Op.DESCRIBE, Op.CREATE, Op.DESCRIBE_CONFIGS
 
 
 def _processor_rules(app_prefix: str) -> tuple[Rule, ...]:
-    inputs = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, VENDOR_PROFILES)
+    inputs = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS)
     outputs = (INTENT_STATUS, DEAD_LETTERS, METRICS)
     return (
         *(Rule(T, t, L, (R, D), "input the processors validate") for t in inputs),
@@ -185,8 +186,17 @@ def _processor_rules(app_prefix: str) -> tuple[Rule, ...]:
             T, OFFERS_DELIVERED, L, (R, W, D), "sealed offers out; the tail re-read after a crash"
         ),
         Rule(T, AGREEMENTS, L, (R, W, D), "the hash chain: appended and re-read to resume"),
+        Rule(
+            T, VENDOR_REGISTRY, L, (R, W, D), "accepted profiles: republished, then folded by all"
+        ),
         Rule(T, MARKET_PREFIX, P, (W, D), "validated intents, one topic per market"),
-        Rule(T, VENDOR_TOPIC_PREFIX, P, (W, D), "every vendor's feedback and agreement copy"),
+        Rule(
+            T,
+            VENDOR_TOPIC_PREFIX,
+            P,
+            (R, W, D),
+            "vendors' profiles in (pattern subscription); feedback and agreement copies out",
+        ),
         Rule(T, TOPIC_NAMESPACE, P, (C, DC), "the topic layout and per-vendor topics"),
         Rule(T, app_prefix, P, (R, W, D, C, DC), "faust's own changelog, leader and tick topics"),
         Rule(G, app_prefix, P, (R, D), "the processors' consumer group"),
@@ -200,23 +210,30 @@ CUSTOMER_RULES: Final = (
     Rule(T, OFFERS_DELIVERED, L, (R, D), "sealed offers; only the intent key opens them"),
     Rule(T, INTENT_STATUS, L, (R, D), "what happened to an intent"),
     Rule(T, AGREEMENTS, L, (R, D), "the agreement and `audit verify` (no consumer group)"),
+    Rule(T, VENDOR_REGISTRY, L, (R, D), "the vendors the processors accepted (public)"),
 )
 
 MONITOR_RULES: Final = (
     Rule(T, METRICS, L, (R, D), "counters, gauges and latencies"),
     Rule(T, INTENT_STATUS, L, (R, D), "outcome counts per reason"),
+    Rule(T, VENDOR_REGISTRY, L, (R, D), "the vendors the processors accepted (public)"),
     Rule(G, MONITOR_GROUP_PREFIX, P, (R, D), "its own consumer groups"),
 )
 
 
 def vendor_rules(vendor_id: str) -> tuple[Rule, ...]:
-    """A vendor's rules; its own names end in '.' so `acme` never matches `acme-bikes`."""
+    """A vendor's rules; its own names end in '.' so `acme` never matches `acme-bikes`.
+
+    The only topic under its own prefix it may write is its profile topic (a literal ACL):
+    that is what binds the vendor id in a profile to the authenticated principal.
+    """
     own = f"{VENDOR_TOPIC_PREFIX}{vendor_id}"
     return (
         Rule(T, MARKET_PREFIX, P, (R, D), "every market: intents are public broadcasts"),
-        Rule(T, VENDOR_PROFILES, L, (R, W, D), "publish its profile; see who else is listed"),
+        Rule(T, vendor_profile_topic(vendor_id), L, (W,), "its profile, under its own id only"),
+        Rule(T, VENDOR_REGISTRY, L, (R, D), "its registration, and who else is listed"),
         Rule(T, OFFERS_SUBMITTED, L, (W, D), "send signed offers"),
-        Rule(T, own + ".", P, (R, D), "its own feedback and agreement topics only"),
+        Rule(T, own + ".", P, (R, D), "its own profile, feedback and agreement topics only"),
         Rule(G, own, L, (R, D), "the group its instances share"),
         Rule(G, own + ".", P, (R, D), "per-instance groups of the SDK"),
     )

@@ -1,7 +1,9 @@
-"""The vendor registry every worker keeps, folded from the vendor profiles topic.
+"""The vendor registry every worker keeps, folded from the processors' registry topic.
 
-Each worker reads the whole (compacted) topic itself, applying the same deterministic rules in
-log order (valid self-signature, first key wins), so all workers agree without coordination.
+Only the processors write `intentcast.vendors.registry`, and only profiles that passed
+`broker.profile_gate` (right topic, valid self-signature, first key kept), so compaction can
+only ever keep an accepted profile. Each worker reads the whole topic itself and applies the
+same rules again in log order, so all workers agree without coordination.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from broker.refusal import Refused
 from broker.settings import BrokerSettings
 from broker.validation import check_profile
-from schemas import VENDOR_PROFILES, SchemaError, VendorProfile, decode
+from schemas import VENDOR_REGISTRY, SchemaError, VendorProfile, decode
+from schemas.topics import vendor_id_of_profile_topic
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,12 @@ class VendorRegistry:
         self._position: dict[TopicPartition, int] = {}
         self._progress = asyncio.Condition()
         self._started = asyncio.Event()
+        self._gate_group: str | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+
+    def follow_gate(self, group_id: str) -> None:
+        """Make `sync` wait for the profile gate's consumer group too (see `sync`)."""
+        self._gate_group = group_id
 
     def key_of(self, vendor_id: str) -> str | None:
         profile = self.profiles.get(vendor_id)
@@ -55,14 +66,14 @@ class VendorRegistry:
             client_id=f"{self._settings.app_id}-registry",
         )
         await consumer.start()
-        partitions = consumer.partitions_for_topic(VENDOR_PROFILES) or {0}
-        tps = [TopicPartition(VENDOR_PROFILES, p) for p in sorted(partitions)]
+        partitions = consumer.partitions_for_topic(VENDOR_REGISTRY) or {0}
+        tps = [TopicPartition(VENDOR_REGISTRY, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name="vendor-registry")
         self._started.set()
-        await self.sync()
+        await self.sync_registry()
 
     async def wait_started(self) -> None:
         """Processors that look vendors up wait here until the registry reader runs."""
@@ -81,7 +92,54 @@ class VendorRegistry:
                 self._progress.notify_all()
 
     async def sync(self, timeout: float = 10.0) -> None:
-        """Wait until everything written to the topic before this call has been folded in."""
+        """Wait until every profile written before this call was checked and folded in.
+
+        A profile reaches the registry topic in two hops (its vendor's topic, the gate, the
+        registry topic), so first wait until the gate's group has committed past the end of
+        every vendor profile topic (it commits only after republishing), for at most
+        `timeout`; then until the registry topic is folded in up to its end.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await self.wait_started()
+        if self._gate_group is not None:
+            try:
+                await self._gate_caught_up(self._gate_group, deadline)
+            except KafkaError as exc:
+                log.warning("profile gate progress unknown (%s); reading the registry", exc)
+        await self.sync_registry(max(0.5, deadline - loop.time()))
+
+    async def _gate_caught_up(self, group: str, deadline: float) -> None:
+        assert self._consumer is not None
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(**self._settings.kafka_kwargs())
+            await self._admin.start()
+        admin = self._admin
+        topics = [t for t in await admin.list_topics() if vendor_id_of_profile_topic(t)]
+        described = await admin.describe_topics(topics) if topics else []
+        tps = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        ]
+        pending = {tp: end for tp, end in (await self._consumer.end_offsets(tps)).items() if end}
+        loop = asyncio.get_running_loop()
+        while pending:
+            committed = await admin.list_consumer_group_offsets(group, partitions=list(pending))
+            pending = {
+                tp: end
+                for tp, end in pending.items()
+                if tp not in committed or committed[tp].offset < end
+            }
+            if pending and loop.time() > deadline:
+                log.warning("profile gate behind on %d profile topic(s)", len(pending))
+                return
+            if pending:
+                await asyncio.sleep(0.1)
+
+    async def sync_registry(self, timeout: float = 10.0) -> None:
+        """Wait until everything written to the registry topic before this call is folded in."""
         await self.wait_started()
         assert self._consumer is not None
         ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
@@ -99,3 +157,5 @@ class VendorRegistry:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()

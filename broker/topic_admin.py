@@ -18,10 +18,12 @@ from schemas.topics import (
     MARKET_TOPIC,
     VENDOR_AGREEMENTS_TOPIC,
     VENDOR_FEEDBACK_TOPIC,
+    VENDOR_PROFILE_TOPIC,
     TopicSpec,
     market_topic,
     vendor_agreements_topic,
     vendor_feedback_topic,
+    vendor_profile_topic,
 )
 
 TICKS_TOPIC_SUFFIX = ".ticks"
@@ -70,7 +72,17 @@ def ticks_topic(settings: BrokerSettings) -> PlannedTopic:
 
 
 def planned_vendor(vendor_id: str, settings: BrokerSettings) -> list[PlannedTopic]:
+    """A vendor's own topics: its profile (written by it alone), its feedback and agreements.
+
+    Vendors cannot create topics, so the operator creates these (`intentcast topics create
+    --vendor`, `intentcast principals add vendor`) before the vendor first starts.
+    """
     return [
+        PlannedTopic(
+            vendor_profile_topic(vendor_id),
+            _partitions(VENDOR_PROFILE_TOPIC, settings),
+            _config(VENDOR_PROFILE_TOPIC, settings),
+        ),
         PlannedTopic(
             vendor_feedback_topic(vendor_id),
             settings.partitions,

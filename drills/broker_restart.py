@@ -16,8 +16,9 @@ from typing import Any
 
 import typer
 
-from drills.flow import Flow, FlowPlan, run_flow
+from drills.flow import Flow, FlowPlan
 from drills.harness import Stack, console, report, until, workdir_for
+from drills.verdict import run_flow
 
 
 async def restart_broker(stack: Stack, flow: Flow, at: float, down_s: float) -> dict[str, Any]:
@@ -45,10 +46,13 @@ async def restart_broker(stack: Stack, flow: Flow, at: float, down_s: float) -> 
     }
 
 
-async def drill(intents: int, rate: float, down_s: float, expires_s: float, work: Path) -> Any:
+async def drill(
+    intents: int, rate: float, down_s: float, expires_s: float, work: Path, accept_every: int = 2
+) -> Any:
     async with Stack(work) as stack:
         plan = FlowPlan(
             intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
+            accept_every=accept_every,
             settle_timeout_s=expires_s + 240,
         )  # fmt: skip
         stop = asyncio.Event()

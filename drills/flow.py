@@ -24,19 +24,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from agents import IntentKeys
-from broker.audit import verify_log
 from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
 from drills.harness import console
 from drills.vendors import DRILL_MARKET
 from schemas import (
     ACCEPTANCES,
-    AGREEMENTS,
     INTENT_STATUS,
     INTENTS_SUBMITTED,
     OFFERS_DELIVERED,
     Acceptance,
-    Agreement,
     DeliveredOffer,
     Intent,
     IntentStatus,
@@ -82,6 +78,7 @@ class FlowState:
     statuses: dict[str, list[str]] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     feedback: Counter[str] = field(default_factory=Counter)  # refusal reasons vendors heard
+    answered: set[tuple[str, str]] = field(default_factory=set)  # (intent, vendor) with feedback
     pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def final_of(self, intent_id: str) -> str | None:
@@ -172,11 +169,33 @@ class Flow:
             *(Tail(bootstrap, vendor_feedback_topic(v), self._on_feedback) for v in plan.vendors),
         ]
         self.published = 0
+        self.probe_ids: set[str] = set()
+        self.probe_answers: set[str] = set()
 
     async def start(self) -> None:
         await self.producer.start()
         for tail in self.tails:
             await tail.start()
+        await self.warm_up()
+
+    async def warm_up(self, timeout: float = 120.0) -> None:
+        """Probe intents (not counted) until every vendor has answered one: all are registered.
+
+        A fresh probe every 15 s: a vendor whose first answer came before its registration
+        reached the processors does not answer the same intent twice.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            intent = make_intent(IntentKeys.generate(), 120)
+            self.probe_ids.add(intent.intent_id)
+            key = intent.intent_id.encode()
+            await self.producer.send_and_wait(INTENTS_SUBMITTED, encode(intent), key=key)
+            round_end = min(deadline, time.monotonic() + 15)
+            while time.monotonic() < round_end:
+                if all(v in self.probe_answers for v in self.plan.vendors):
+                    return
+                await asyncio.sleep(0.2)
+        console.log(f"[yellow]warm-up: only {sorted(self.probe_answers)} answered[/]")
 
     async def stop(self) -> None:
         for task in list(self.state.pending):
@@ -263,14 +282,22 @@ class Flow:
             feedback = decode(OfferFeedback, record.value or b"")
         except SchemaError:
             return
-        if feedback.intent_id in self.state.keys and feedback.reason is not None:
+        if feedback.intent_id in self.probe_ids and feedback.reason is None:
+            self.probe_answers.add(feedback.vendor_id)
+        if feedback.intent_id not in self.state.keys:
+            return
+        self.state.answered.add((feedback.intent_id, feedback.vendor_id))
+        if feedback.reason is not None:
             self.state.feedback[feedback.reason.value] += 1
 
     def settled(self) -> bool:
         st = self.state
         if len(st.acked) < self.plan.intents or st.pending:
             return False
-        return all(st.final_of(i) is not None for i in st.acked)
+        if not all(st.final_of(i) is not None for i in st.acked):
+            return False
+        # every vendor's answer (feedback) is in too, or the verdict would race late answers
+        return all((i, v) in st.answered for i in st.acked for v in self.plan.vendors)
 
     def unsettled(self) -> int:
         return sum(1 for i in self.state.acked if self.state.final_of(i) is None)
@@ -282,123 +309,3 @@ class Flow:
                 return True
             await asyncio.sleep(0.5)
         return self.settled()
-
-
-async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Counter[str]:
-    """How many agreements the whole log holds for each of our intents."""
-    counts: Counter[str] = Counter()
-    tps = await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS])
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    with contextlib.suppress(SchemaError):
-                        intent_id = decode(Agreement, record.value or b"").intent.intent_id
-                        if intent_id in ours:
-                            counts[intent_id] += 1
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return counts
-
-
-async def verdict(flow: Flow, settings: BrokerSettings, settled: bool) -> dict[str, Any]:
-    """Count everything the system acknowledged and every duplicate; decide pass or fail."""
-    st, plan = flow.state, flow.plan
-    finals = Counter(st.final_of(i) or "none" for i in st.acked)
-    accepted = {i for i, o in st.accepted.items() if o}
-    agreements = await agreements_by_intent(settings, set(st.keys))
-    missing_agreements = sum(1 for i in accepted if agreements[i] == 0)
-    extra_agreements = sum(max(0, n - 1) for n in agreements.values())
-    unasked = sum(1 for i in agreements if i not in accepted)
-    dup_offers = sum(n - 1 for n in st.offers_seen.values() if n > 1)
-    missing = {
-        v: sum(1 for i in st.acked if v not in st.vendors_of.get(i, set())) for v in plan.vendors
-    }
-    conflicting = sum(1 for i in st.acked if {"agreed", "expired"} <= set(st.statuses.get(i, [])))
-    audit = await verify_log(settings)
-    result: dict[str, Any] = {
-        "intents_planned": plan.intents,
-        "intents_acknowledged": len(st.acked),
-        "intents_final": len(st.acked) - finals["none"],
-        "intents_lost": finals["none"],
-        "finals": dict(finals),
-        "publish_retries": st.publish_retries,
-        "offers_delivered": sum(st.offers_seen.values()),
-        "offers_distinct": len(st.offers_seen),
-        "offers_duplicated": dup_offers,
-        "intents_missing_offer_from": missing,
-        "second_offer_same_vendor": sum(1 for n in st.pair_offers.values() if n > 1),
-        "acceptances_acknowledged": len(accepted),
-        "acceptance_retries": st.acceptance_retries,
-        "agreements_exactly_one": sum(1 for i in accepted if agreements[i] == 1),
-        "agreements_missing": missing_agreements,
-        "agreements_duplicated": extra_agreements,
-        "agreements_unasked": unasked,
-        "accepted_not_agreed": sum(1 for i in accepted if st.final_of(i) != "agreed"),
-        "conflicting_finals": conflicting,
-        "status_reasons": dict(st.reasons),
-        "offer_refusals": dict(st.feedback),
-        "audit_ok": audit.ok,
-        "audit_verified": audit.verified,
-        "audit_first_break": str(audit.first_break) if audit.first_break else None,
-        "settled": settled,
-        "unsettled_sample": {
-            i: st.statuses.get(i, []) for i in sorted(st.acked) if st.final_of(i) is None
-        },
-    }
-    result["passed"] = bool(
-        settled
-        and len(st.acked) == plan.intents
-        and finals["none"] == 0
-        and missing_agreements == 0
-        and extra_agreements == 0
-        and unasked == 0
-        and dup_offers == 0
-        and conflicting == 0
-        and result["accepted_not_agreed"] == 0
-        and not any(missing.values())
-        and audit.ok
-    )
-    return result
-
-
-async def run_flow(
-    bootstrap: str,
-    settings: BrokerSettings,
-    plan: FlowPlan,
-    fault: Callable[[Flow], Awaitable[dict[str, Any]]] | None = None,
-) -> dict[str, Any]:
-    """Publish, inject the fault while the load runs, wait until every intent settles, judge."""
-    flow = Flow(bootstrap, plan)
-    started = time.monotonic()
-    await flow.start()
-    try:
-        faults: dict[str, Any] = {}
-        fault_task = asyncio.create_task(fault(flow)) if fault else None
-        await flow.publish_all()
-        publish_s = time.monotonic() - started
-        if fault_task is not None:
-            faults = await fault_task
-        settled = await flow.wait_settled(plan.settle_timeout_s)
-        if not settled:
-            console.log(f"[red]{flow.unsettled()} intents without a final status[/]")
-        result = await verdict(flow, settings, settled)
-    finally:
-        await flow.stop()
-    result.update(faults)
-    result["publish_s"] = round(publish_s, 1)
-    result["intent_rate_achieved"] = round(plan.intents / max(publish_s, 0.001), 1)
-    result["duration_s"] = round(time.monotonic() - started, 1)
-    return result

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from rich.console import Console
 from rich.table import Table
 
@@ -185,6 +187,23 @@ class Stack:
         if procs is None or procs.proc is None or not procs.alive():
             return None
         return vm_rss_kib(procs.proc.pid)
+
+
+async def topic_config(bootstrap: str, topic: str) -> dict[str, Any]:
+    """A topic's replica count per partition and its effective configuration, from the cluster."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    entries: dict[str, Any] = {}
+    for response in responses:
+        for resource in response.resources:
+            entries.update({entry[0]: entry[1] for entry in resource[4]})
+    entries["replicas"] = sorted({len(p["replicas"]) for p in described[0]["partitions"]})
+    return entries
 
 
 def vm_rss_kib(pid: int) -> int | None:

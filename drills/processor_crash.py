@@ -13,8 +13,9 @@ from typing import Any
 
 import typer
 
-from drills.flow import Flow, FlowPlan, run_flow
+from drills.flow import Flow, FlowPlan
 from drills.harness import Stack, console, report, until, workdir_for
+from drills.verdict import run_flow
 
 
 async def crash_loop(
@@ -46,11 +47,19 @@ async def crash_loop(
 
 
 async def drill(
-    intents: int, rate: float, kills: int, down_s: float, expires_s: float, seed: int, work: Path
+    intents: int,
+    rate: float,
+    kills: int,
+    down_s: float,
+    expires_s: float,
+    seed: int,
+    work: Path,
+    accept_every: int = 2,
 ) -> dict[str, Any]:
     async with Stack(work) as stack:
         plan = FlowPlan(
             intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
+            accept_every=accept_every,
             settle_timeout_s=expires_s + 240,
         )  # fmt: skip
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import typer
 
-from drills.flow import Flow, FlowPlan, run_flow
+from drills.flow import Flow, FlowPlan
 from drills.harness import Stack, console, report, until, workdir_for
+from drills.verdict import run_flow
 
 TWIN = "drill-a"
 
@@ -31,11 +32,14 @@ async def kill_twin(stack: Stack, flow: Flow, at: float) -> dict[str, Any]:
     return {"vendor_killed": TWIN, "vendor_killed_pid": victim.pid, "killed_at_intent": at_intent}
 
 
-async def drill(intents: int, rate: float, expires_s: float, work: Path) -> dict[str, Any]:
+async def drill(
+    intents: int, rate: float, expires_s: float, work: Path, accept_every: int = 2
+) -> dict[str, Any]:
     async with Stack(work) as stack:
         stack.start_vendor(TWIN)  # the second instance of the same vendor id
         plan = FlowPlan(
             intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
+            accept_every=accept_every,
             settle_timeout_s=expires_s + 240,
         )  # fmt: skip
         started = time.monotonic()

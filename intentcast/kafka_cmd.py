@@ -9,9 +9,11 @@ import typer
 
 from broker.kafka_local import KafkaLaunchError, KafkaNode, resolve_distribution
 from broker.kafka_local.cluster import LocalCluster
+from broker.kafka_local.compose_secrets import DEFAULT_HOSTS, EXAMPLE_VENDORS, ComposeSecrets
 from broker.kafka_local.distribution import KAFKA_VERSION, cache_root
 from broker.kafka_local.secure import NodeSecurity, is_secure_folder
 from intentcast.console import console, fail
+from schemas.errors import IntentcastError
 
 app = typer.Typer(
     help="Run Apache Kafka (KRaft) locally on 127.0.0.1, no Docker needed.", no_args_is_help=True
@@ -102,6 +104,39 @@ def start(
             f"secure mode: SASL_SSL + SCRAM-SHA-512, CA {node.security.tls.ca_cert}; "
             f"add principals with `intentcast principals add processors --port {port}`"
         )
+
+
+@app.command()
+def certs(
+    out: Path = typer.Option(
+        Path("secrets"), "--out", help="Folder to write (mode 0700); mount it read-only."
+    ),
+    host: list[str] = typer.Option(
+        list(DEFAULT_HOSTS),
+        "--host",
+        help="A name or address the node certificate is valid for (repeat the option).",
+    ),
+    vendor: list[str] = typer.Option(
+        list(EXAMPLE_VENDORS), "--vendor", help="A vendor principal to provision (repeat)."
+    ),
+) -> None:
+    """Secrets for `docker compose --profile secure`: CA, PEM node certificate, SCRAM passwords.
+
+    Also writes the node's server.properties, its start script and `provision.sh` (every
+    principal's SCRAM credential, ACLs and quotas, run by the compose init service). Run it
+    again to add vendors: the CA, certificate and passwords already there are kept (delete
+    `tls/` to issue a certificate for other host names). See docs/security.md.
+    """
+    try:
+        with console.status("Issuing the CA and node certificate…"):
+            written = ComposeSecrets(out, hosts=tuple(host), vendors=tuple(vendor)).write()
+    except (KafkaLaunchError, IntentcastError) as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"[green]{len(written)} files[/] in [bold]{out}[/] (secrets: keep it private)")
+    console.print(
+        "Containers read them as uid 1000 (apache/kafka's appuser, the image's intentcast "
+        "user); then run `docker compose --profile secure up -d`."
+    )
 
 
 @app.command()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import typer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from rich.table import Table
 
 from broker.kafka_local import KafkaLaunchError, resolve_distribution
 from broker.kafka_local.secure import MECHANISM, NodeSecurity, is_secure_folder
 from broker.kafka_local.secure_admin import SecureAdmin
 from broker.principals import DEFAULT_APP_PREFIX, Kind, Principal, PrincipalError
+from broker.settings import BrokerSettings
+from broker.topic_admin import ensure_topics, planned_vendor
 from intentcast.console import console, fail
 from intentcast.kafka_cmd import default_data_dir
 
@@ -76,8 +81,9 @@ def add(
 ) -> None:
     """Create (or refresh) a principal: SCRAM credential, ACLs and quotas in one step.
 
-    Example: `intentcast principals add vendor acme-bikes`. Running it again keeps the
-    password and sets the ACLs and quotas again.
+    Example: `intentcast principals add vendor acme-bikes`. For a vendor it also creates its
+    topics (`intentcast.vendor.<id>.profile`, `.feedback`, `.agreements`). Running it again
+    keeps the password and sets the ACLs and quotas again.
     """
     principal = _principal(kind, vendor_id, app_prefix)
     admin = _admin(port, data_dir)
@@ -90,6 +96,12 @@ def add(
     console.print(
         f"[green]{done.username}[/]: SCRAM credential, {done.acls} ACL entries, quotas {quota}"
     )
+    if principal.vendor_id is not None:
+        try:
+            created = asyncio.run(_vendor_topics(admin, principal.vendor_id))
+        except KafkaError as exc:
+            raise fail(f"creating the vendor's topics failed: {exc}") from exc
+        console.print(f"vendor topics created: {', '.join(created) or 'none (all existed)'}")
     password = done.password if show_password else "********"
     console.print("Client settings:", style="bold")
     for line in env_lines(admin, done.username, password):
@@ -99,6 +111,21 @@ def add(
             f"(password masked; `intentcast principals env {done.username} --port {port}` "
             "prints the lines with it)"
         )
+
+
+async def _vendor_topics(admin: SecureAdmin, vendor_id: str) -> list[str]:
+    """The vendor's profile, feedback and agreement topics: vendors cannot create topics."""
+    settings = BrokerSettings(bootstrap=admin.bootstrap)  # partitions etc. from INTENTCAST_*
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=admin.bootstrap, **admin.security.client_kwargs()
+    )
+    await client.start()
+    try:
+        return await ensure_topics(
+            client, planned_vendor(vendor_id, settings), settings.replication
+        )
+    finally:
+        await client.close()
 
 
 @app.command()

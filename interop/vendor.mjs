@@ -3,6 +3,8 @@
 // VendorProfile and Offer messages by the rules of docs/protocol.md, and checks itself
 // against schemas/vectors/vectors.json. Kafka I/O is left to Kafka's console tools or kcat:
 // every message is printed as "<key>\t<json>", ready for a producer with parse.key=true.
+// A profile goes to the vendor's own topic intentcast.vendor.<vendor_id>.profile (which only
+// that vendor's principal may write), offers to intentcast.offers.submitted.
 //
 //   node interop/vendor.mjs vectors schemas/vectors/vectors.json
 //   node interop/vendor.mjs profile --seed-hex <64 hex> --vendor-id node-bikes \

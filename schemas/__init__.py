@@ -85,13 +85,15 @@ from schemas.topics import (
     OFFERS_SUBMITTED,
     VENDOR_AGREEMENTS_TOPIC,
     VENDOR_FEEDBACK_TOPIC,
-    VENDOR_PROFILES,
+    VENDOR_PROFILE_TOPIC,
+    VENDOR_REGISTRY,
     VENDOR_TOPIC_PREFIX,
     TopicSpec,
     market_topic,
     spec_for,
     vendor_agreements_topic,
     vendor_feedback_topic,
+    vendor_profile_topic,
 )
 
 __all__ = [
@@ -114,7 +116,8 @@ __all__ = [
     "TRANSITIONS",
     "VENDOR_AGREEMENTS_TOPIC",
     "VENDOR_FEEDBACK_TOPIC",
-    "VENDOR_PROFILES",
+    "VENDOR_PROFILE_TOPIC",
+    "VENDOR_REGISTRY",
     "VENDOR_TOPIC_PREFIX",
     "Acceptance",
     "Agreement",
@@ -182,6 +185,7 @@ __all__ = [
     "utcnow",
     "vendor_agreements_topic",
     "vendor_feedback_topic",
+    "vendor_profile_topic",
     "verify_model",
     "verify_signature",
 ]

@@ -19,6 +19,7 @@ _PRINCIPAL_TITLE: Final = {
     "customer": "Customer agent",
     "processor": "Broker processors",
     "vendor:{vendor_id}": "Vendor agent",
+    "vendor:*": "Every vendor agent",
     "monitor": "Monitor and auditors",
 }
 _PARAMETERS: Final = {

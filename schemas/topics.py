@@ -30,13 +30,17 @@ __all__ = [
     "TEMPLATE_TOPICS",
     "VENDOR_AGREEMENTS_TOPIC",
     "VENDOR_FEEDBACK_TOPIC",
-    "VENDOR_PROFILES",
+    "VENDOR_PROFILE_PATTERN",
+    "VENDOR_PROFILE_TOPIC",
+    "VENDOR_REGISTRY",
     "VENDOR_TOPIC_PREFIX",
     "TopicSpec",
     "market_topic",
     "spec_for",
     "vendor_agreements_topic",
     "vendor_feedback_topic",
+    "vendor_id_of_profile_topic",
+    "vendor_profile_topic",
 ]
 
 DAY_MS: Final = 24 * 60 * 60 * 1000
@@ -48,12 +52,14 @@ OFFERS_DELIVERED: Final = "intentcast.offers.delivered"
 ACCEPTANCES: Final = "intentcast.acceptances"
 CANCELS: Final = "intentcast.cancels"
 AGREEMENTS: Final = "intentcast.agreements"
-VENDOR_PROFILES: Final = "intentcast.vendors.profiles"
+VENDOR_REGISTRY: Final = "intentcast.vendors.registry"
 INTENT_STATUS: Final = "intentcast.intents.status"
 DEAD_LETTERS: Final = "intentcast.deadletters"
 METRICS: Final = "intentcast.metrics"
 MARKET_TOPIC_PREFIX: Final = "intentcast.market."
 VENDOR_TOPIC_PREFIX: Final = "intentcast.vendor."
+VENDOR_PROFILE_PATTERN: Final = r"^intentcast\.vendor\.([a-z0-9][a-z0-9-]*)\.profile$"
+"""Every vendor's own profile topic; group 1 is the vendor id the topic binds."""
 
 _SLUG: Final = re.compile(SLUG_PATTERN)
 
@@ -104,6 +110,26 @@ def vendor_agreements_topic(vendor_id: str) -> str:
     return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.agreements"
 
 
+def vendor_profile_topic(vendor_id: str) -> str:
+    """The one topic a vendor publishes its profile to; only its own principal may write it.
+
+    The topic name, not the record, says whose profile it is: Kafka ACLs can bind a principal
+    to a topic name but not to a record key, so this is how a vendor id is tied to a principal.
+    """
+    return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.profile"
+
+
+_PROFILE_TOPIC: Final = re.compile(VENDOR_PROFILE_PATTERN)
+
+
+def vendor_id_of_profile_topic(topic: str) -> str | None:
+    """The vendor id a profile topic belongs to, or None if ``topic`` is not one."""
+    match = _PROFILE_TOPIC.fullmatch(topic)
+    if match is None or _SLUG.fullmatch(match.group(1)) is None:
+        return None
+    return match.group(1)
+
+
 _VENDOR = "vendor:{vendor_id}"
 
 CORE_TOPICS: Final = (
@@ -139,10 +165,11 @@ CORE_TOPICS: Final = (
         producers=("processor",), consumers=("customer", _VENDOR, "monitor"),
     ),
     TopicSpec(
-        VENDOR_PROFILES, VendorProfile, "vendor_id",
-        "Vendor registrations (key, markets, accepted terms); latest per vendor is kept.",
+        VENDOR_REGISTRY, VendorProfile, "vendor_id",
+        "Vendor profiles the processors accepted from the vendors' own profile topics "
+        "(first key per vendor id, for good); latest per vendor is kept.",
         compacted=True, retention_ms=None, partitioned_by_intent=False,
-        producers=(_VENDOR,), consumers=("processor",),
+        producers=("processor",), consumers=("processor", "vendor:*", "customer", "monitor"),
     ),
     TopicSpec(
         INTENT_STATUS, IntentStatus, "intent_id",
@@ -180,7 +207,16 @@ VENDOR_AGREEMENTS_TOPIC: Final = TopicSpec(
     retention_ms=None,
     producers=("processor",), consumers=(_VENDOR,),
 )  # fmt: skip
-TEMPLATE_TOPICS: Final = (MARKET_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC)
+VENDOR_PROFILE_TOPIC: Final = TopicSpec(
+    VENDOR_TOPIC_PREFIX + "{vendor_id}.profile", VendorProfile, "vendor_id",
+    "One vendor's self-signed profile (key, markets, accepted terms); only that vendor's "
+    "principal may write here, so the topic binds the vendor id. Latest is kept.",
+    compacted=True, retention_ms=None, partitioned_by_intent=False,
+    producers=(_VENDOR,), consumers=("processor",),
+)  # fmt: skip
+TEMPLATE_TOPICS: Final = (
+    MARKET_TOPIC, VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC,
+)  # fmt: skip
 """Topics created per market or per vendor from a name template."""
 
 _BY_NAME: Final = {spec.name: spec for spec in CORE_TOPICS}
@@ -196,7 +232,7 @@ def spec_for(topic: str) -> TopicSpec:
     if topic.startswith(VENDOR_TOPIC_PREFIX):
         vendor, _, suffix = topic.removeprefix(VENDOR_TOPIC_PREFIX).rpartition(".")
         _slug(vendor, "vendor_id")
-        for spec in (VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC):
+        for spec in (VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC):
             if spec.name.endswith("." + suffix):
                 return spec
     raise SchemaError(ReasonCode.SCHEMA_INVALID, f"not an Intentcast topic: {topic[:100]!r}")

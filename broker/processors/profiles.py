@@ -1,7 +1,9 @@
-"""Vendor profiles: check a registration and create the vendor's private topics.
+"""Vendor profiles: the rules a profile from a vendor's own topic must pass to be registered.
 
-Vendors may not create topics themselves; the processors do it when a valid profile arrives,
-so a vendor's feedback and agreement copies have somewhere to go before its first offer.
+A profile counts only if it arrived on `intentcast.vendor.<id>.profile`, which only that
+vendor's principal may write, and names the same `<id>`: the topic binds the vendor id to the
+authenticated principal. `broker.profile_gate` applies these rules and republishes what passes
+to the processors-only registry topic; the vendor's other topics are ensured here too.
 """
 
 from __future__ import annotations
@@ -9,28 +11,29 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient
 
 from broker.context import Context
-from broker.processors.incoming import Incoming, dead_letter
 from broker.refusal import Refused
 from broker.topic_admin import ensure_topics, planned_vendor
 from broker.validation import check_profile
-from schemas import SchemaError, VendorProfile, decode
+from schemas import ReasonCode, VendorProfile, decode
+from schemas.topics import vendor_id_of_profile_topic
 
 
-async def handle_profile(ctx: Context, rec: Incoming, ready: set[str]) -> None:
-    if rec.value is None:
-        return  # a tombstone: compaction bookkeeping, nothing to check
-    await ctx.registry.wait_started()
-    try:
-        profile = decode(VendorProfile, rec.value)
-        check_profile(profile, ctx.registry.key_of(profile.vendor_id))
-    except (SchemaError, Refused) as exc:
-        ctx.metrics.count(f"profiles.rejected.{exc.reason.value}")
-        await dead_letter(ctx, rec, exc.reason, exc.detail)
-        return
-    if profile.vendor_id not in ready:
-        await ensure_vendor_topics(ctx, profile.vendor_id)
-        ready.add(profile.vendor_id)
-    ctx.metrics.count("profiles.accepted")
+def check_vendor_profile(topic: str, value: bytes, known_key: str | None) -> VendorProfile:
+    """The profile, if it may register; else `Refused` or `SchemaError` with the reason.
+
+    `vendor_mismatch` when the record names another vendor than its topic, or when the id is
+    registered with another key (the first key stays, so no later record can take an id over).
+    """
+    owner = vendor_id_of_profile_topic(topic)
+    profile = decode(VendorProfile, value)
+    if owner is None or profile.vendor_id != owner:
+        raise Refused(
+            ReasonCode.VENDOR_MISMATCH,
+            f"a profile for {profile.vendor_id!r} on {topic[:100]!r}: each vendor publishes "
+            "only on its own intentcast.vendor.<vendor_id>.profile",
+        )
+    check_profile(profile, known_key)
+    return profile
 
 
 async def ensure_vendor_topics(ctx: Context, vendor_id: str) -> None:

@@ -25,6 +25,7 @@ async def test_one_sigterm_stops_every_vendor_of_the_process(
     await make_topics(market_topic(market), partitions=3)
     vendors = [new_vendor(unique(f"v{i}"), market, kafka_bootstrap) for i in range(3)]
     for vendor in vendors:
+        await make_topics(vendor.profile_topic, partitions=1)
 
         @vendor.on_intent(market)
         async def quote(intent: Intent) -> OfferDraft | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents import ClientSettings, OfferDraft, Vendor, partition_for
 from schemas.canonical import decode, encode
@@ -19,7 +20,7 @@ from schemas.intent import Intent
 from schemas.offer import Offer, VendorProfile
 from schemas.reasons import ReasonCode
 from schemas.timeutil import utcnow
-from schemas.topics import OFFERS_SUBMITTED, VENDOR_PROFILES, market_topic
+from schemas.topics import OFFERS_SUBMITTED, market_topic, vendor_profile_topic
 from tests.agents.conftest import PARTITIONS, TailReader
 from tests.agents.helpers import make_intent
 from tests.conftest import wait_for
@@ -65,8 +66,11 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
     make_topics: MakeTopics,
     raw_producer: AIOKafkaProducer,
     tail: Callable[[str], Awaitable[TailReader]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The per-vendor topics are deliberately missing: the vendor must tolerate that."""
+    """The vendor's topics are missing at start: it waits for its profile topic and says how
+    to create it, and tolerates missing feedback and agreement topics."""
+    caplog.set_level(logging.WARNING, logger="agents.vendor_runtime")
     market = unique("bikes")
     await make_topics(market_topic(market), partitions=PARTITIONS)
     vendor = new_vendor(unique("v"), market, kafka_bootstrap)
@@ -76,9 +80,12 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
         return OfferDraft(price=intent.max_price - 20, description="fast delivery")
 
     offers_out = await tail(OFFERS_SUBMITTED)
-    profiles = await tail(VENDOR_PROFILES)
     intent = make_intent(market=market, terms=("SD-BASE", "P2B1"))
     async with running(vendor):
+        hint = f"intentcast topics create --vendor {vendor.vendor_id}"
+        await wait_for(lambda: hint in caplog.text, what="the hint to create the profile topic")
+        assert not vendor.assignment, "it must not consume before its profile is published"
+        await make_topics(vendor.profile_topic, partitions=1)
         await publish_intents(raw_producer, market, [intent])
 
         async def offer_seen() -> bool:
@@ -94,12 +101,18 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
     assert partition == partition_for(intent.intent_id, PARTITIONS)
     assert vendor.stats.offers_sent == 1
 
-    await profiles.poll()
-    mine = [
-        decode(VendorProfile, v) for _, k, v in profiles.records if k == vendor.vendor_id.encode()
-    ]
-    assert mine and mine[-1].signing_key == vendor.key.public_key
-    mine[-1].verify()
+    profiles = AIOKafkaConsumer(
+        vendor.profile_topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await profiles.start()
+    try:
+        record = await asyncio.wait_for(profiles.getone(), 30)
+    finally:
+        await profiles.stop()
+    assert record.key == vendor.vendor_id.encode()
+    profile = decode(VendorProfile, record.value)
+    assert profile.signing_key == vendor.key.public_key
+    profile.verify()
 
 
 async def test_two_instances_share_the_market_partitions(
@@ -111,6 +124,7 @@ async def test_two_instances_share_the_market_partitions(
     market = unique("bikes")
     vendor_id = unique("v")
     await make_topics(market_topic(market), partitions=PARTITIONS)
+    await make_topics(vendor_profile_topic(vendor_id), partitions=1)
     answered: dict[str, list[str]] = {"a": [], "b": []}
     instances = []
     for name in ("a", "b"):
@@ -150,6 +164,7 @@ async def test_a_failing_handler_does_not_stop_the_vendor(
     market = unique("bikes")
     await make_topics(market_topic(market), partitions=PARTITIONS)
     vendor = new_vendor(unique("v"), market, kafka_bootstrap)
+    await make_topics(vendor.profile_topic, partitions=1)
 
     @vendor.on_intent(market)
     async def quote(intent: Intent) -> OfferDraft:
@@ -171,10 +186,11 @@ async def test_vendor_picks_up_its_feedback_topic_created_after_start(
     make_topics: MakeTopics,
     raw_producer: AIOKafkaProducer,
 ) -> None:
-    """The processors create the per-vendor topics only after they see the profile."""
+    """The per-vendor topics may appear after the vendor started (created by processors)."""
     market = unique("bikes")
     await make_topics(market_topic(market), partitions=PARTITIONS)
     vendor = new_vendor(unique("v"), market, kafka_bootstrap)
+    await make_topics(vendor.profile_topic, partitions=1)
     received: list[OfferFeedback] = []
 
     @vendor.on_intent(market)

@@ -138,9 +138,9 @@ def test_asyncapi_document_is_consistent() -> None:
         "cleanup.policy": ["delete"],
         "retention.ms": -1,
     }
-    assert doc["channels"]["vendorsProfiles"]["bindings"]["kafka"]["topicConfiguration"][
-        "cleanup.policy"
-    ] == ["compact"]
+    for compacted in ("vendorProfile", "vendorsRegistry"):
+        config = doc["channels"][compacted]["bindings"]["kafka"]["topicConfiguration"]
+        assert config["cleanup.policy"] == ["compact"]
 
 
 def _python_blocks(path: Path) -> list[str]:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import (
+    GENESIS_HASH,
     MESSAGE_MODELS,
     ROSTER,
     Acceptance,
@@ -141,10 +142,11 @@ def agreements(draw: st.DrawFn) -> Agreement:
         ),
         customer,
     )
+    seq = draw(st.integers(0, 10**9))
     return Agreement.build(
         partition=draw(st.integers(0, 100)),
-        seq=draw(st.integers(0, 10**9)),
-        prev_hash=draw(hashes),
+        seq=seq,
+        prev_hash=GENESIS_HASH if seq == 0 else draw(hashes),  # seq 0 opens a chain
         intent=intent,
         offer=offer,
         acceptance=acceptance,

@@ -25,10 +25,11 @@ from schemas.topics import (
     METRICS,
     OFFERS_DELIVERED,
     OFFERS_SUBMITTED,
-    VENDOR_PROFILES,
+    VENDOR_REGISTRY,
     market_topic,
     vendor_agreements_topic,
     vendor_feedback_topic,
+    vendor_profile_topic,
 )
 from tests.security import probes
 from tests.security.conftest import OTHER_VENDOR, VENDOR, SecureKafka
@@ -36,11 +37,14 @@ from tests.security.conftest import OTHER_VENDOR, VENDOR, SecureKafka
 pytestmark = pytest.mark.kafka
 
 MARKET = market_topic("bikes")
-OWN = (vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR))
-OTHERS = (vendor_feedback_topic(OTHER_VENDOR), vendor_agreements_topic(OTHER_VENDOR))
+OWN_PROFILE, OTHER_PROFILE = vendor_profile_topic(VENDOR), vendor_profile_topic(OTHER_VENDOR)
+OWN = (vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR), OWN_PROFILE)
+OTHERS = (
+    vendor_feedback_topic(OTHER_VENDOR), vendor_agreements_topic(OTHER_VENDOR), OTHER_PROFILE,
+)  # fmt: skip
 TOPICS = (
     INTENTS_SUBMITTED, MARKET, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS,
-    AGREEMENTS, VENDOR_PROFILES, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN, *OTHERS,
+    AGREEMENTS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN, *OTHERS,
 )  # fmt: skip
 PROCESSORS_GROUP = "intentcast-processors-matrix"
 GROUPS = (
@@ -86,14 +90,19 @@ POLICY = {
                 OFFERS_SUBMITTED,
                 ACCEPTANCES,
                 CANCELS,
-                VENDOR_PROFILES,
+                VENDOR_REGISTRY,  # every worker folds the accepted profiles
                 AGREEMENTS,
                 OFFERS_DELIVERED,
+                # every vendor's profile topic, found by pattern under the vendor prefix; the
+                # feedback and agreement copies there are the processors' own output
+                *OWN,
+                *OTHERS,
             }
         ),  # sealed; re-read to avoid redelivery after a crash
         write=frozenset(
             {
                 MARKET,
+                VENDOR_REGISTRY,  # the processors alone vouch for a profile
                 OFFERS_DELIVERED,
                 AGREEMENTS,
                 INTENT_STATUS,
@@ -108,18 +117,19 @@ POLICY = {
         group_probe_topic=INTENTS_SUBMITTED,
     ),
     "customer": Policy(
-        read=frozenset({OFFERS_DELIVERED, INTENT_STATUS, AGREEMENTS}),
+        read=frozenset({OFFERS_DELIVERED, INTENT_STATUS, AGREEMENTS, VENDOR_REGISTRY}),
         write=frozenset({INTENTS_SUBMITTED, ACCEPTANCES, CANCELS}),
         group_probe_topic=OFFERS_DELIVERED,
     ),
     VENDOR_USER: Policy(
-        read=frozenset({MARKET, VENDOR_PROFILES, *OWN}),
-        write=frozenset({OFFERS_SUBMITTED, VENDOR_PROFILES}),
+        read=frozenset({MARKET, VENDOR_REGISTRY, *OWN}),
+        # its own profile topic only: that binds the vendor id to the principal
+        write=frozenset({OFFERS_SUBMITTED, OWN_PROFILE}),
         groups=frozenset(GROUPS[:2]),  # its own group and its instances' groups only
         group_probe_topic=MARKET,
     ),
     "monitor": Policy(
-        read=frozenset({METRICS, INTENT_STATUS}),
+        read=frozenset({METRICS, INTENT_STATUS, VENDOR_REGISTRY}),
         groups=frozenset({"intentcast.monitor.dashboard"}),
         group_probe_topic=METRICS,
     ),

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from agents import CustomerClient, IntentHandle, IntentKeys, OfferDraft, Vendor, build_offer
 from examples import acme
@@ -25,6 +27,7 @@ from schemas import (
     DEAD_LETTERS,
     OFFERS_DELIVERED,
     OFFERS_SUBMITTED,
+    VENDOR_REGISTRY,
     DeadLetter,
     DeliveredOffer,
     Intent,
@@ -37,10 +40,11 @@ from schemas import (
     encode,
     open_offer,
     sign_model,
+    vendor_profile_topic,
 )
 from schemas.terms import ROSTER
 from tests.conftest import wait_for
-from tests.security.conftest import FLOW_VENDOR, VENDOR, SecureKafka
+from tests.security.conftest import FLOW_VENDOR, OTHER_VENDOR, VENDOR, SecureKafka
 from tests.security.helpers import records_for_key
 
 pytestmark = pytest.mark.kafka
@@ -261,6 +265,76 @@ async def test_a_vendor_cannot_sign_for_another_registered_vendor(
         await send.close()
 
 
+async def test_a_vendor_cannot_register_a_profile_under_another_vendor_id(
+    secure_kafka: SecureKafka,
+    alpha: tuple[Vendor, list[OfferFeedback]],
+    customer: CustomerClient,
+) -> None:
+    """vendor-alpha claims the unused id alpha-two: refused by the ACLs, then by the binding."""
+    vendor, _ = alpha
+    claim = Vendor(
+        OTHER_VENDOR, key=vendor.key, markets=["strollers"], accepts=sorted(ROSTER)
+    ).profile()
+    producer = AIOKafkaProducer(acks="all", **secure_kafka.kwargs(f"vendor-{VENDOR}"))
+    await producer.start()
+    try:
+        # the other vendor's own profile topic: only vendor-alpha-two may write it
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(
+                vendor_profile_topic(OTHER_VENDOR), encode(claim), key=OTHER_VENDOR.encode()
+            )
+        # everywhere alpha may write: its own profile topic and the offers topic
+        for topic in (vendor_profile_topic(VENDOR), OFFERS_SUBMITTED):
+            await producer.send_and_wait(topic, encode(claim), key=OTHER_VENDOR.encode())
+        letters = await records_for_key(
+            secure_kafka.kwargs("admin"), DEAD_LETTERS, OTHER_VENDOR, at_least=2, partitions=1
+        )
+        refused = {
+            (d.source_topic, d.reason) for d in (decode(DeadLetter, r.value) for r in letters)
+        }
+        assert (vendor_profile_topic(VENDOR), ReasonCode.VENDOR_MISMATCH) in refused
+        async with customer:
+            handle = await _publish(customer, market="strollers", item="buggy")
+            offer = build_offer(
+                OfferDraft(price=Decimal("20")), handle.intent, vendor_id=OTHER_VENDOR,
+                key=vendor.key,
+            )  # fmt: skip
+            await producer.send_and_wait(
+                OFFERS_SUBMITTED, encode(offer), key=offer.intent_id.encode()
+            )
+            letters = await records_for_key(
+                secure_kafka.kwargs("admin"), DEAD_LETTERS, handle.intent_id, partitions=1
+            )
+            reasons = {decode(DeadLetter, r.value or b"").reason for r in letters}
+            assert reasons & {ReasonCode.VENDOR_UNKNOWN, ReasonCode.BAD_SIGNATURE}
+            assert not [o async for o in handle.offers(timeout=2.0)]
+        listed = await records_for_key(
+            secure_kafka.kwargs("customer"), VENDOR_REGISTRY, VENDOR, partitions=1
+        )
+        assert listed, "alpha's own profile is registered"
+        assert not await _registry_lists(secure_kafka, OTHER_VENDOR)
+    finally:
+        await producer.stop()
+
+
+async def _registry_lists(kafka: SecureKafka, vendor_id: str) -> bool:
+    """Whether the registry topic holds any record for this vendor id (read to its end)."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.kwargs("customer"))
+    await consumer.start()
+    tp = TopicPartition(VENDOR_REGISTRY, 0)
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        found = False
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            found |= any(r.key == vendor_id.encode() for r in batch.get(tp, []))
+        return found
+    finally:
+        await consumer.stop()
+
+
 class _Sender:
     def __init__(self, producer: Any) -> None:
         self.producer = producer
@@ -273,8 +347,6 @@ class _Sender:
 
 
 async def _producer(kafka: SecureKafka, user: str) -> _Sender:
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kafka.kwargs(user))
     await producer.start()
     return _Sender(producer)
