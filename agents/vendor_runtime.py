@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.errors import PublishError, TopicMissingError
+from agents.errors import PublishError, TopicMissingError, VendorConfigError
 from agents.kafka import kafka_errors, make_consumer, make_producer, random_client_id, send
 from agents.settings import ClientSettings
 from schemas.agreement import Agreement
@@ -19,8 +19,8 @@ from schemas.canonical import decode, encode
 from schemas.errors import SchemaError
 from schemas.events import OfferFeedback
 from schemas.intent import Intent
-from schemas.offer import Offer
-from schemas.topics import OFFERS_SUBMITTED
+from schemas.offer import Offer, VendorProfile
+from schemas.topics import OFFERS_SUBMITTED, VENDOR_REGISTRY
 
 if TYPE_CHECKING:
     from agents.vendor import Vendor
@@ -30,12 +30,14 @@ __all__ = ["VendorRuntime"]
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-M = TypeVar("M", Intent, OfferFeedback, Agreement)
+M = TypeVar("M", Intent, OfferFeedback, Agreement, VendorProfile)
 MAX_RECORDS: Final = 200
 POLL_MS: Final = 500
 PROFILE_METADATA_WAIT_S: Final = 5.0
 """How long one look for the profile topic lasts before the SDK tells the operator and waits."""
 PROFILE_RETRY_MAX_S: Final = 30.0
+REGISTRATION_NAG_S: Final = 10.0
+"""How often the SDK reminds the operator while it waits to appear in the registry."""
 
 
 class VendorRuntime:
@@ -50,6 +52,7 @@ class VendorRuntime:
         self._vendor = vendor
         self._stop = stop
         client_id = random_client_id(f"vendor-{vendor.vendor_id}")
+        self._settings, self._client_id = settings, client_id
         self._producer: AIOKafkaProducer = make_producer(settings, client_id)
         if vendor.instances_share_load:
             self._consumer: AIOKafkaConsumer = make_consumer(
@@ -83,6 +86,8 @@ class VendorRuntime:
                 await self._producer.start()
             if not await self._publish_profile():
                 return  # stopped while waiting for the profile topic
+            if not await self._await_registration():
+                return  # stopped while waiting for the processors
             with kafka_errors("starting the vendor's consumer"):
                 await self._consumer.start()
             # Subscribing after start: aiokafka's start would wait for every subscribed topic
@@ -125,6 +130,55 @@ class VendorRuntime:
             await send(self._producer, topic, vendor.vendor_id, encode(vendor.profile()))
             return True
         return False
+
+    async def _await_registration(self) -> bool:
+        """Wait until the processors list this profile in the registry, then start answering.
+
+        An offer sent before the processors registered its vendor would be refused as
+        `vendor_unknown`; the registry topic is the processors' answer, readable by everyone,
+        so the SDK waits for its own entry (with this key) instead of racing it.
+        """
+        vendor = self._vendor
+        consumer = make_consumer(self._settings, self._client_id, offset_reset="earliest")
+        with kafka_errors("reading the vendor registry", topic=VENDOR_REGISTRY):
+            await consumer.start()
+        try:
+            tps: list[TopicPartition] = []
+            waited = 0.0
+            while not self._stop.is_set():
+                if not tps:
+                    parts = await asyncio.wait_for(
+                        self._producer.partitions_for(VENDOR_REGISTRY), PROFILE_METADATA_WAIT_S
+                    )
+                    tps = [TopicPartition(VENDOR_REGISTRY, p) for p in sorted(parts)]
+                    consumer.assign(tps)
+                    await consumer.seek_to_beginning(*tps)
+                batch = await consumer.getmany(timeout_ms=POLL_MS)
+                for records in batch.values():
+                    for record in records:
+                        if record.key != vendor.vendor_id.encode():
+                            continue
+                        profile = self._decode(VendorProfile, VENDOR_REGISTRY, record)
+                        if profile is None:
+                            continue
+                        if profile.signing_key != vendor.key.public_key:
+                            raise VendorConfigError(
+                                f"vendor id {vendor.vendor_id!r} is registered with another key"
+                            )
+                        log.info("vendor %s registered", vendor.vendor_id)
+                        return True
+                waited += POLL_MS / 1000
+                if waited >= REGISTRATION_NAG_S:
+                    log.warning(
+                        "vendor %s: not in the registry yet; are the processors "
+                        "running (`intentcast broker run`)?",
+                        vendor.vendor_id,
+                    )
+                    waited = 0.0
+            return False
+        finally:
+            with contextlib.suppress(KafkaError):
+                await consumer.stop()
 
     async def wait(self) -> None:
         """Until the loop ends; re-raises its error."""

@@ -64,7 +64,9 @@ async def _feedback_reader(bootstrap: str, vendor_ids: list[str]) -> AIOKafkaCon
         bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="intentcast-demo"
     )
     tps = await topic_partitions(
-        {"bootstrap_servers": bootstrap}, [vendor_feedback_topic(v) for v in vendor_ids]
+        {"bootstrap_servers": bootstrap},
+        [vendor_feedback_topic(v) for v in vendor_ids],
+        wait_s=30.0,  # the topics were created a moment ago
     )
     await consumer.start()
     consumer.assign(tps)

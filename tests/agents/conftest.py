@@ -86,7 +86,7 @@ async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[
         consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
         await consumer.start()
         consumers.append(consumer)
-        tps = await topic_partitions({"bootstrap_servers": kafka_bootstrap}, [topic])
+        tps = await topic_partitions({"bootstrap_servers": kafka_bootstrap}, [topic], wait_s=30.0)
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         for tp in tps:

@@ -15,7 +15,7 @@ from schemas.intent import Intent
 from tests.agents.test_agents_vendor_kafka import new_vendor
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("processors")]  # registers vendors
 
 
 async def test_one_sigterm_stops_every_vendor_of_the_process(

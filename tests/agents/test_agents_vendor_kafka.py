@@ -25,7 +25,8 @@ from tests.agents.conftest import PARTITIONS, TailReader
 from tests.agents.helpers import make_intent
 from tests.conftest import wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("core_topics")]
+# vendors wait for the real processors to register them before answering intents
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("core_topics", "processors")]
 
 MakeTopics = Callable[..., Awaitable[None]]
 
