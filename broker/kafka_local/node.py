@@ -61,6 +61,8 @@ class KafkaNode:
     heap: str = "768m"
     security: NodeSecurity | None = None  # secure mode: SASL_SSL, SCRAM, ACLs (secure.py)
 
+    _child: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -208,13 +210,26 @@ class KafkaNode:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
+        self._child = proc
         return proc.pid
+
+    def _exited(self) -> bool:
+        """Whether the JVM is gone; our own child is asked directly, others by PID.
+
+        Reading /proc right after the launch can catch the java launcher mid-exec (an empty
+        command line), so a PID that looks foreign is only believed when it looks so twice.
+        """
+        if self._child is not None:
+            return self._child.poll() is not None
+        if self._read_pid() is not None:
+            return False
+        time.sleep(0.5)
+        return self._read_pid() is None
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pid = self._read_pid()
-            if pid is None:
+            if self._exited():
                 raise NodeNotReadyError(
                     f"Kafka exited during start-up; end of {self.log_file}:\n{self.log_tail()}"
                 )
