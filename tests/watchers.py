@@ -39,7 +39,7 @@ class TopicWatcher:
 
 
 async def watcher(bootstrap: str, topic: str) -> TopicWatcher:
-    tps = await topic_partitions({"bootstrap_servers": bootstrap}, [topic])
+    tps = await topic_partitions({"bootstrap_servers": bootstrap}, [topic], wait_s=30.0)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     consumer.assign(tps)
