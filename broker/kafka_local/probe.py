@@ -6,12 +6,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 
-async def _describe(bootstrap: str, timeout: float) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+async def _describe(bootstrap: str, timeout: float, client_kwargs: dict[str, Any]) -> bool:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **client_kwargs
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -23,8 +26,14 @@ async def _describe(bootstrap: str, timeout: float) -> bool:
             await admin.close()
 
 
-def metadata_ready(bootstrap: str, timeout: float = 3.0) -> bool:
-    """Blocking check usable from sync code, even inside a running event loop."""
+def metadata_ready(
+    bootstrap: str, timeout: float = 3.0, client_kwargs: dict[str, Any] | None = None
+) -> bool:
+    """Blocking check usable from sync code, even inside a running event loop.
+
+    `client_kwargs` carries security settings (SASL_SSL) for a secure node.
+    """
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    probe = _describe(bootstrap, timeout, client_kwargs or {})
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _describe(bootstrap, timeout)).result()
+        return pool.submit(asyncio.run, probe).result()

@@ -8,11 +8,7 @@ printed when the operator asks for it.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import ipaddress
-import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -23,6 +19,7 @@ from typing import Any, Final
 import orjson
 
 from broker.kafka_local.errors import KafkaLaunchError
+from broker.kafka_local.probe import metadata_ready
 
 ADMIN_USER: Final = "admin"
 """The super user: the node's own inter-broker identity and the one Kafka's tools run as."""
@@ -346,24 +343,4 @@ class NodeSecurity:
 
     def ready(self, bootstrap: str, timeout: float = 3.0) -> bool:
         """Whether the super user can fetch cluster metadata over SASL_SSL (blocking)."""
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-        kwargs = self.client_kwargs()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, _describe(bootstrap, kwargs, timeout)).result()
-
-
-async def _describe(bootstrap: str, kwargs: dict[str, Any], timeout: float) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **kwargs
-    )
-    try:
-        await asyncio.wait_for(admin.start(), timeout)
-        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
-        return bool(cluster.get("brokers"))
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
+        return metadata_ready(bootstrap, timeout, self.client_kwargs())
