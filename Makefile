@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install lint typecheck test test-fast demo kafka-start kafka-stop generate bench bench-pipeline clean
+.PHONY: help install lint typecheck test test-drills test-fast demo kafka-start kafka-stop generate bench bench-pipeline clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,7 +26,10 @@ typecheck: $(STAMP)  ## mypy --strict
 
 test: lint typecheck  ## lint, type-check, then the full suite on a real Kafka broker
 	$(BIN)/intentcast kafka fetch
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+
+test-drills: $(STAMP)  ## the crash drills at CI size (processor kill -9, broker restart, vendor crash)
+	$(BIN)/pytest -q -p no:cacheprovider -m slow
 
 test-fast: $(STAMP)  ## unit tests only, no broker
 	$(BIN)/pytest -q -p no:cacheprovider -m "not kafka"

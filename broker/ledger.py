@@ -79,6 +79,31 @@ class Ledger:
             return agreement
 
 
+async def find_recorded(
+    settings: BrokerSettings, partition: int, intent_id: str
+) -> Agreement | None:
+    """The agreement the log holds for one intent (a rare read: only when reconciling a replay)."""
+    consumer = AIOKafkaConsumer(
+        **settings.kafka_kwargs(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"{settings.app_id}-ledger",
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(AGREEMENTS, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        await consumer.seek_to_beginning(tp)
+        while await consumer.position(tp) < end:
+            for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                if record.key == intent_id.encode():
+                    return decode(Agreement, record.value or b"")
+    finally:
+        await consumer.stop()
+    return None
+
+
 async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
     """Fold one partition of the log into its head and the intents it already records."""
     state = ChainState()

@@ -19,15 +19,21 @@ from drills.verdict import run_flow
 
 
 async def crash_loop(
-    stack: Stack, flow: Flow, kills: int, down_s: float, seed: int
+    stack: Stack, flow: Flow, kills: int, down_s: float, seed: int, min_gap_s: float = 10.0
 ) -> dict[str, Any]:
-    """Kill at random moments spread over the publishing phase; restart after `down_s`."""
+    """Kill at random moments spread over the publishing phase; restart after `down_s`.
+
+    A kill waits until the previous restart is at least `min_gap_s` old: a worker killed
+    again while it is still starting can leave faust stuck (see docs/reliability.md, gaps).
+    """
     rng = random.Random(seed)
+    restarted_at = 0.0
     total = flow.plan.intents
     marks = sorted(rng.uniform(0.05, 0.9) * total for _ in range(kills))
     done: list[dict[str, Any]] = []
     for mark in marks:
         await until(lambda m=mark: flow.published >= m)  # type: ignore[misc]
+        await asyncio.sleep(max(0.0, restarted_at + min_gap_s - time.monotonic()))
         procs = stack.processors
         assert procs is not None and procs.proc is not None
         pid = procs.proc.pid
@@ -35,6 +41,7 @@ async def crash_loop(
         killed_at = time.monotonic()
         await asyncio.sleep(down_s * rng.uniform(0.5, 1.5))
         procs.start()
+        restarted_at = time.monotonic()
         done.append(
             {
                 "at_intent": flow.published,
@@ -55,6 +62,7 @@ async def drill(
     seed: int,
     work: Path,
     accept_every: int = 2,
+    min_gap_s: float = 10.0,
 ) -> dict[str, Any]:
     async with Stack(work) as stack:
         plan = FlowPlan(
@@ -64,7 +72,7 @@ async def drill(
         )  # fmt: skip
 
         async def fault(flow: Flow) -> dict[str, Any]:
-            return await crash_loop(stack, flow, kills, down_s, seed)
+            return await crash_loop(stack, flow, kills, down_s, seed, min_gap_s)
 
         result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
         result["rss_kib_end"] = stack.rss_kib()
@@ -80,12 +88,17 @@ def main(
     down_s: float = typer.Option(3.0, help="Mean seconds the processors stay dead."),
     expires_s: float = typer.Option(90.0, help="Intent lifetime; unaccepted intents expire."),
     seed: int = typer.Option(7, help="Random seed for the kill moments."),
+    min_gap_s: float = typer.Option(
+        10.0, help="Seconds a restarted worker gets before the next kill (0: kill at once)."
+    ),
     workdir: Path = typer.Option(None, help="Folder for Kafka, logs (default: a temp folder)."),
     out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
 ) -> None:
     """Processor crash drill: every intent final, one agreement per acceptance, audit ok."""
     work = workdir_for("processor-crash", workdir)
-    result = asyncio.run(drill(intents, rate, kills, down_s, expires_s, seed, work))
+    result = asyncio.run(
+        drill(intents, rate, kills, down_s, expires_s, seed, work, min_gap_s=min_gap_s)
+    )
     report("processor_crash", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

@@ -8,6 +8,7 @@ reconciled from the log instead of appending a second one.
 from __future__ import annotations
 
 from broker.context import Context
+from broker.ledger import find_recorded
 from broker.processors.incoming import Incoming, dead_letter, is_message_id
 from broker.records import IntentRecord
 from broker.refusal import Refused
@@ -44,6 +45,11 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
         # the log already holds this intent's agreement (we crashed before updating state)
         _close(ctx, acceptance.intent_id, record, recorded)
         await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
+        # the vendor's copy may not have been acknowledged before the crash: send it again
+        found = await find_recorded(ctx.settings, rec.partition, acceptance.intent_id)
+        if found is not None:
+            topic = vendor_agreements_topic(found.offer.vendor_id)
+            await ctx.outputs.send(topic, encode(found), rec.key)
         m.count("acceptances.reconciled")
         return
     now = ctx.clock()
