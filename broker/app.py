@@ -25,6 +25,7 @@ from broker.processors.offers import handle_offer
 from broker.profile_gate import ProfileGate
 from broker.registry import VendorRegistry
 from broker.settings import BrokerSettings
+from broker.stall_guard import StallGuard
 from broker.topic_admin import TICKS_TOPIC_SUFFIX
 from schemas import (
     ACCEPTANCES,
@@ -58,6 +59,8 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         stream_wait_empty=True,
         table_cleanup_interval=30.0,
         broker_credentials=settings.faust_credentials(),  # SASL_SSL in secure mode
@@ -102,7 +105,8 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     agent(topic(OFFERS_SUBMITTED), handle_offer, "offers")
     agent(topic(ACCEPTANCES), handle_acceptance, "acceptances")
     agent(topic(CANCELS), handle_cancel, "cancels")
-    agent(topic(settings.app_id + TICKS_TOPIC_SUFFIX), handle_tick, "expiry")
+    ticks = settings.app_id + TICKS_TOPIC_SUFFIX
+    agent(topic(ticks), handle_tick, "expiry")
     # vendor profiles come from one topic per vendor, found by pattern: see broker.profile_gate
     gate = ProfileGate(ctx)
 
@@ -113,7 +117,6 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         await ctx.outputs.producer()
 
     async def tick() -> None:
-        ticks = settings.app_id + TICKS_TOPIC_SUFFIX
         for p in range(settings.partitions):
             await ctx.outputs.send(ticks, b"", None, partition=p)
         await ctx.outputs.flush()
@@ -140,6 +143,10 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     app.task(start_components)
     app.timer(interval=settings.expiry_tick_seconds, on_leader=True)(tick)
     app.timer(interval=settings.metrics_interval_seconds)(publish_metrics)
+    guard = StallGuard(
+        app, frozenset(sources | {ticks}), ctx.metrics, settings.stall_rewind_seconds
+    )
+    app.timer(interval=max(1.0, settings.stall_rewind_seconds / 3))(guard.tick)
     app.on_partitions_revoked.connect(on_revoked)
     app.on_before_shutdown.connect(on_shutdown)
     return app, ctx

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiokafka.partitioner import murmur2
-
 from broker.ledger import Ledger
 from broker.metrics import Metrics
-from broker.outputs import Outputs
+from broker.outputs import Outputs, key_partition
 from broker.records import IntentRecord
 from broker.registry import VendorRegistry
 from broker.settings import BrokerSettings
@@ -26,8 +24,7 @@ from schemas import utcnow
 
 
 def partition_of(intent_id: str, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as every producer of intent-keyed topics uses."""
-    return int(murmur2(intent_id.encode()) & 0x7FFFFFFF) % partitions
+    return key_partition(intent_id.encode(), partitions)
 
 
 @dataclass

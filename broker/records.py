@@ -25,6 +25,8 @@ class IntentRecord(BaseModel):
     delivered: dict[str, str] = {}  # offer_id -> canonical offer JSON
     offers_per_vendor: dict[str, int] = {}
     agreement_id: str | None = None
+    # SHA-256 of the acceptance that made the agreement: its replay is recognised, not refused
+    acceptance_digest: str | None = None
 
     @cached_property
     def _intent(self) -> Intent:

@@ -27,6 +27,10 @@ class BrokerSettings(BaseSettings):
     max_offers_per_vendor: int = Field(default=3, ge=1, le=100)
     expiry_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     metrics_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # how soon a crashed worker's partitions move to a live one (faust's default is 60 s)
+    session_timeout_seconds: float = Field(default=10.0, ge=6, le=300)
+    # a partition whose records sit fetched but unprocessed this long is re-read (stall_guard)
+    stall_rewind_seconds: float = Field(default=15.0, ge=1, le=3600)
     max_clock_skew_seconds: float = Field(default=300.0, ge=0)
     max_expiry_days: int = Field(default=30, ge=1, le=365)
     security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"

@@ -126,9 +126,9 @@ class Stack:
             "INTENTCAST_MIN_INSYNC_REPLICAS": str(s.min_insync_replicas),
             "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
             "INTENTCAST_METRICS_INTERVAL_SECONDS": "2",
-            # faust reads these: a worker killed with -9 leaves the group after 10 s, not 60 s
-            "BROKER_SESSION_TIMEOUT": "10",
-            "BROKER_HEARTBEAT_INTERVAL": "1",
+            # a worker killed with -9 leaves the group after this long (the default is 10 s)
+            "INTENTCAST_SESSION_TIMEOUT_SECONDS": "8",
+            "INTENTCAST_STALL_REWIND_SECONDS": "10",
             **self.processor_env,
         }
         self.processors = Processors(

@@ -7,6 +7,8 @@ reconciled from the log instead of appending a second one.
 
 from __future__ import annotations
 
+import hashlib
+
 from broker.context import Context
 from broker.ledger import find_recorded
 from broker.processors.incoming import Incoming, dead_letter, is_message_id
@@ -40,10 +42,16 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
     await ctx.ledger.replay.wait_for(OFFERS_SUBMITTED, rec.partition)
     record = ctx.store.get(acceptance.intent_id)
+    digest = hashlib.sha256(rec.value or b"").hexdigest()
+    if record is not None and record.acceptance_digest == digest:
+        # this very acceptance, read again after a crash or a rewind: its agreement and
+        # statuses were acknowledged before the record said AGREED, so nothing is owed
+        m.count("acceptances.replayed")
+        return
     recorded = await ctx.ledger.recorded(rec.partition, acceptance.intent_id)
     if recorded is not None and record is not None and record.state is IntentState.OPEN:
         # the log already holds this intent's agreement (we crashed before updating state)
-        _close(ctx, acceptance.intent_id, record, recorded)
+        _close(ctx, acceptance.intent_id, record, recorded, digest)
         await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
         # the vendor's copy may not have been acknowledged before the crash: send it again
         found = await find_recorded(ctx.settings, rec.partition, acceptance.intent_id)
@@ -78,7 +86,7 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     await ctx.outputs.status(
         acceptance.intent_id, StatusKind.AGREED, agreement_id=agreement.agreement_id
     )
-    _close(ctx, acceptance.intent_id, record, agreement.agreement_id)
+    _close(ctx, acceptance.intent_id, record, agreement.agreement_id, digest)
     m.observe(
         "acceptance_to_agreement", (ctx.clock() - acceptance.accepted_at).total_seconds() * 1000
     )
@@ -86,7 +94,9 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     m.count(f"market.{intent.market}.agreements")
 
 
-def _close(ctx: Context, intent_id: str, record: IntentRecord, agreement_id: str) -> None:
+def _close(
+    ctx: Context, intent_id: str, record: IntentRecord, agreement_id: str, digest: str
+) -> None:
     """Keep only what dedupe needs until expiry: the delivered offers are no longer needed."""
     ctx.store.put(
         intent_id,
@@ -94,6 +104,7 @@ def _close(ctx: Context, intent_id: str, record: IntentRecord, agreement_id: str
             update={
                 "state": IntentState.AGREED,
                 "agreement_id": agreement_id,
+                "acceptance_digest": digest,
                 "delivered": {},
                 "offers_per_vendor": {},
             }

@@ -1,0 +1,151 @@
+"""The stall guard's decisions: when a partition counts as stuck, and when it must be left alone.
+
+The guard reads faust's consumer bookkeeping; these tests drive that bookkeeping directly (the
+end-to-end case, a worker killed with -9 and its partitions re-read, is the crash drill in
+tests/reliability/test_drills.py, on a real broker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import pytest
+
+from broker.metrics import Metrics
+from broker.stall_guard import StallGuard
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Message:
+    tp: TP
+
+
+@dataclass
+class Queue:
+    size: int = 0
+
+    def qsize(self) -> int:
+        return self.size
+
+
+@dataclass
+class Channel:
+    queue: Queue
+
+
+@dataclass
+class Consumer:
+    positions: dict[TP, int]
+    _committed_offset: dict[TP, int]
+    _unacked_messages: set[Any] = field(default_factory=set)
+    flow_active: bool = True
+    seeks: list[dict[TP, int]] = field(default_factory=list)
+
+    def assignment(self) -> set[TP]:
+        return set(self.positions)
+
+    async def position(self, tp: TP) -> int:
+        return self.positions[tp]
+
+    async def seek_wait(self, offsets: dict[TP, int]) -> None:
+        self.seeks.append(offsets)
+        self.positions.update(offsets)
+
+
+@dataclass
+class FlowControl:
+    active: bool = True
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+@dataclass
+class Topics:
+    _topicmap: dict[str, list[Channel]]
+
+
+@dataclass
+class App:
+    consumer: Consumer
+    topics: Topics
+    flow_control: FlowControl = field(default_factory=FlowControl)
+    rebalancing: bool = False
+    in_recovery: bool = False
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+INTENTS = TP("intentcast.intents.submitted", 2)
+QUEUE = Queue()
+
+
+def _guard(position: int, committed: int) -> tuple[StallGuard, App, Clock]:
+    consumer = Consumer(positions={INTENTS: position}, _committed_offset={INTENTS: committed})
+    app = App(consumer, Topics({INTENTS.topic: [Channel(QUEUE)]}))
+    clock = Clock()
+    metrics = Metrics("test")
+    guard = StallGuard(app, frozenset({INTENTS.topic}), metrics, stuck_after_s=15.0, clock=clock)
+    return guard, app, clock
+
+
+async def test_rewinds_a_partition_stuck_behind_unprocessed_records() -> None:
+    guard, app, clock = _guard(position=37, committed=31)
+    assert await guard.check() == []  # first sight starts the clock
+    clock.now = 14.0
+    assert await guard.check() == []
+    clock.now = 15.5
+    assert await guard.check() == [INTENTS]
+    assert app.consumer.seeks == [{INTENTS: 31}]
+    assert guard.metrics.counters["consumer.rewinds"] == 1
+
+
+async def test_progress_restarts_the_clock() -> None:
+    guard, app, clock = _guard(position=37, committed=31)
+    await guard.check()
+    clock.now = 10.0
+    app.consumer._committed_offset[INTENTS] = 33  # the agent is getting through them
+    await guard.check()
+    clock.now = 20.0
+    assert await guard.check() == []
+    clock.now = 25.5
+    assert await guard.check() == [INTENTS]
+
+
+@pytest.mark.parametrize(
+    "busy",
+    ["unacked", "queued", "rebalancing", "recovery", "flow", "caught_up"],
+)
+async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
+    guard, app, clock = _guard(position=37, committed=31)
+    if busy == "unacked":  # an agent holds one of its records (e.g. behind the replay barrier)
+        app.consumer._unacked_messages.add(Message(INTENTS))
+    elif busy == "queued":
+        QUEUE.size = 3
+    elif busy == "rebalancing":
+        app.rebalancing = True
+    elif busy == "recovery":
+        app.in_recovery = True
+    elif busy == "flow":
+        app.flow_control.active = False
+    else:
+        app.consumer._committed_offset[INTENTS] = 37
+    try:
+        for now in (0.0, 10.0, 20.0, 30.0, 60.0):
+            clock.now = now
+            assert await guard.check() == []
+        assert app.consumer.seeks == []
+    finally:
+        QUEUE.size = 0
