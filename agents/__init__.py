@@ -2,7 +2,7 @@
 
 from agents.customer import DEFAULT_TERMS, CustomerClient
 from agents.dedupe import RecentIds
-from agents.drafts import OfferDraft, build_offer
+from agents.drafts import OfferDraft, build_offer, offer_id_for
 from agents.errors import (
     AgreementError,
     BadAgreementError,
@@ -51,5 +51,6 @@ __all__ = [
     "WalletError",
     "build_offer",
     "default_wallet_path",
+    "offer_id_for",
     "partition_for",
 ]

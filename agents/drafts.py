@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +16,7 @@ from schemas.intent import Intent
 from schemas.offer import Offer
 from schemas.timeutil import utcnow
 
-__all__ = ["OfferDraft", "build_offer"]
+__all__ = ["OfferDraft", "build_offer", "offer_id_for"]
 
 
 class OfferDraft(BaseModel):
@@ -41,6 +43,19 @@ class OfferDraft(BaseModel):
         return self
 
 
+def offer_id_for(key: SigningKey, intent_id: str) -> str:
+    """The id every instance of one vendor gives its offer for ``intent_id``.
+
+    When an instance dies after answering but before committing, the survivor answers the same
+    intent again; with the same id the processors refuse the second offer (`duplicate_offer`)
+    instead of delivering two. Keyed with the vendor's signing key, so nobody else can compute
+    it: the offer-id tag on the delivered topic must not reveal which vendor answered which
+    intent.
+    """
+    mac = hmac.new(key.seed, b"intentcast offer id\n" + intent_id.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
 def build_offer(
     draft: OfferDraft,
     intent: Intent,
@@ -48,8 +63,10 @@ def build_offer(
     vendor_id: str,
     key: SigningKey,
     now: datetime | None = None,
+    offer_id: str | None = None,
 ) -> Offer:
-    """The signed offer for ``intent``: a fresh id and exactly the intent's term references.
+    """The signed offer for ``intent``: exactly the intent's term references, a fresh id unless
+    ``offer_id`` is given (the vendor SDK passes `offer_id_for`).
 
     The terms are copied (ids, versions and hashes) rather than rebuilt from the roster, so an
     offer accepts precisely what the customer proffered. Raises ``SchemaError`` when the draft
@@ -58,7 +75,7 @@ def build_offer(
     created = now or utcnow()
     try:
         offer = Offer(
-            offer_id=new_id(),
+            offer_id=offer_id or new_id(),
             intent_id=intent.intent_id,
             vendor_id=vendor_id,
             price=draft.price,

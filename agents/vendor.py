@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from agents.dedupe import RecentIds
-from agents.drafts import OfferDraft, build_offer
+from agents.drafts import OfferDraft, build_offer, offer_id_for
 from agents.errors import VendorConfigError
 from agents.settings import ClientSettings
 from schemas.agreement import Agreement
@@ -256,7 +256,14 @@ class Vendor:
             if draft is None:
                 self.stats.declined += 1
                 return None
-            return build_offer(draft, intent, vendor_id=self.vendor_id, key=self.key, now=moment)
+            return build_offer(
+                draft,
+                intent,
+                vendor_id=self.vendor_id,
+                key=self.key,
+                now=moment,
+                offer_id=offer_id_for(self.key, intent.intent_id),
+            )
         except Exception:
             self.stats.handler_errors += 1
             log.exception("intent %s: the intent handler failed", intent.intent_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from broker import task_dump
 from broker.context import Context, IntentStore
 from broker.ledger import Ledger
 from broker.metrics import Metrics
@@ -112,6 +113,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
 
     async def start_components() -> None:
         _quiet_client_logs(settings.log_level)
+        task_dump.install(app)
         await ctx.registry.start()
         await gate.start()
         await ctx.outputs.producer()

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from broker.settings import BrokerSettings
@@ -127,10 +127,16 @@ class Outputs:
                     await self._submit(producer, topic, partition, records)
             waiting = list(self._in_flight)
         if waiting:
-            try:
-                await asyncio.gather(*waiting)
-            finally:
-                self._in_flight = [f for f in self._in_flight if not f.done()]
+            # asyncio.wait, not gather: other flushes wait on the same futures, and a cancelled
+            # waiter (a timer stopped by a rebalance) must not cancel them for everyone
+            done, _ = await asyncio.wait(waiting)
+            self._in_flight = [f for f in self._in_flight if not f.done()]
+            for future in done:
+                if future.cancelled():
+                    raise KafkaError("a batch of outputs was cancelled before its acknowledgement")
+                error = future.exception()
+                if error is not None:
+                    raise error
 
     async def _submit(
         self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[Queued]

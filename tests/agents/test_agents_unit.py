@@ -66,6 +66,21 @@ def test_offers_get_fresh_ids() -> None:
     assert len(ids) == 5
 
 
+def test_sdk_offer_id_is_shared_by_a_vendors_instances_and_secret_to_others() -> None:
+    """Two instances of a vendor (one key) name their offer for an intent alike, so the
+    processors refuse the survivor's repeat; another key cannot compute or collide with it."""
+    intent, other = make_intent(), make_intent()
+    same = agents.offer_id_for(KEY, intent.intent_id)
+    assert same == agents.offer_id_for(SigningKey.from_seed(KEY.seed), intent.intent_id)
+    assert len(same) == 32 and int(same, 16) >= 0
+    assert agents.offer_id_for(KEY, other.intent_id) != same
+    assert agents.offer_id_for(SigningKey.generate(), intent.intent_id) != same
+    draft = OfferDraft(price=Decimal("10"))
+    offer = build_offer(draft, intent, vendor_id="v-1", key=KEY, offer_id=same)
+    assert offer.offer_id == same
+    verify_model(offer, KEY.public_key)
+
+
 def test_draft_too_precise_for_currency_is_a_schema_error() -> None:
     with pytest.raises(SchemaError) as info:
         build_offer(OfferDraft(price=Decimal("1.005")), make_intent(), vendor_id="v", key=KEY)
