@@ -26,10 +26,10 @@ typecheck: $(STAMP)  ## mypy --strict
 
 test: lint typecheck  ## lint, type-check, then the full suite on a real Kafka broker
 	$(BIN)/intentcast kafka fetch
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/pytest -q -p no:cacheprovider
 
-test-drills: $(STAMP)  ## the crash drills at CI size (processor kill -9, broker restart, vendor crash)
-	$(BIN)/pytest -q -p no:cacheprovider -m slow
+test-drills: $(STAMP)  ## only the crash drills at CI size (kill -9, broker restart, vendor crash, cluster)
+	$(BIN)/pytest -q -p no:cacheprovider -m drills
 
 test-fast: $(STAMP)  ## unit tests only, no broker
 	$(BIN)/pytest -q -p no:cacheprovider -m "not kafka"

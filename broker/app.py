@@ -91,29 +91,36 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             *names, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
-    def agent(source: Any, handler: Handler, name: str) -> None:
+    def agent(source_topic: str, handler: Handler, name: str) -> None:
         async def process(stream: Any) -> AsyncIterator[None]:
             async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
+                guard.working(source_topic)
                 for event in events:
                     await _guarded(ctx, handler, _incoming(event.message))
                 await ctx.commit_batch()
+                guard.idle(source_topic)
                 yield None
 
         process.__name__ = name
-        app.agent(source, name=name, concurrency=1)(process)
+        app.agent(topic(source_topic), name=name, concurrency=1)(process)
 
-    agent(topic(INTENTS_SUBMITTED), handle_intent, "intake")
-    agent(topic(OFFERS_SUBMITTED), handle_offer, "offers")
-    agent(topic(ACCEPTANCES), handle_acceptance, "acceptances")
-    agent(topic(CANCELS), handle_cancel, "cancels")
     ticks = settings.app_id + TICKS_TOPIC_SUFFIX
-    agent(topic(ticks), handle_tick, "expiry")
+    sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS}
+    # faust can lose track of a partition after a crash's rebalance: see broker.stall_guard
+    guard = StallGuard(
+        app, frozenset(sources | {ticks}), ctx.metrics, settings.stall_rewind_seconds
+    )
+    agent(INTENTS_SUBMITTED, handle_intent, "intake")
+    agent(OFFERS_SUBMITTED, handle_offer, "offers")
+    agent(ACCEPTANCES, handle_acceptance, "acceptances")
+    agent(CANCELS, handle_cancel, "cancels")
+    agent(ticks, handle_tick, "expiry")
     # vendor profiles come from one topic per vendor, found by pattern: see broker.profile_gate
     gate = ProfileGate(ctx)
 
     async def start_components() -> None:
         _quiet_client_logs(settings.log_level)
-        task_dump.install(app)
+        task_dump.install(app, guard.describe)
         await ctx.registry.start()
         await gate.start()
         await ctx.outputs.producer()
@@ -122,8 +129,6 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         for p in range(settings.partitions):
             await ctx.outputs.send(ticks, b"", None, partition=p)
         await ctx.outputs.flush()
-
-    sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS}
 
     async def publish_metrics() -> None:
         ctx.metrics.gauges.update(await _consumer_lag(app, sources))
@@ -145,9 +150,6 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     app.task(start_components)
     app.timer(interval=settings.expiry_tick_seconds, on_leader=True)(tick)
     app.timer(interval=settings.metrics_interval_seconds)(publish_metrics)
-    guard = StallGuard(
-        app, frozenset(sources | {ticks}), ctx.metrics, settings.stall_rewind_seconds
-    )
     app.timer(interval=max(1.0, settings.stall_rewind_seconds / 3))(guard.tick)
     app.on_partitions_revoked.connect(on_revoked)
     app.on_before_shutdown.connect(on_shutdown)

@@ -1,20 +1,21 @@
-"""Re-read a partition whose committed offset is stuck behind records nobody is processing.
+"""Re-read an input partition that holds records no agent will ever be handed.
 
-faust-streaming can lose track of fetched records around a rebalance (the one after a worker
-was killed, for instance): the consumer's position is past them, they were never handed to the
-agent, and the committed offset can no longer advance past the first of them. The group then
-shows a steady lag and those inputs never get an answer. The guard watches every input
-partition; when one has records fetched but unacknowledged, none of them waiting in a stream or
-being processed, and neither its position nor its committed offset moved for `stuck_after_s`,
-it seeks the partition back to the committed offset. The processors are idempotent (replays are
-recognised by the intent table, the delivered-offer tail and the agreement log), so re-reading
-records that were already handled costs time, never a duplicate.
+faust-streaming can lose track of a partition around the rebalance that follows a crashed
+worker: either the consumer's position moves past records that never reach the agent, or the
+partition drops out of the set faust fetches from. Either way the committed offset stops short
+of the log's end while the agent sits idle, the group shows a steady lag, and the inputs there
+never get an answer. The guard notices exactly that state: for `stuck_after_s`, records exist
+past the committed offset, the partition's agent has been idle, nothing is queued for it, and
+no rebalance or recovery is under way. It then makes the partition fetchable again and seeks it
+back to the committed offset. Every step recognises replays (intent table, delivered-offer
+tail, agreement log), so re-reading records that were handled costs time, never a duplicate.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,45 +26,65 @@ log = logging.getLogger("intentcast.broker.stall_guard")
 
 @dataclass
 class _Seen:
-    position: int
     committed: int
     since: float
 
 
 @dataclass
 class StallGuard:
-    """Call `check()` from a timer; it is cheap (local state and one position per partition)."""
+    """Agents report `working`/`idle` per batch; a timer calls `tick()`."""
 
     app: Any  # faust.App; faust ships partial hints
     topics: frozenset[str]
     metrics: Metrics
     stuck_after_s: float = 15.0
-    clock: Any = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _seen: dict[Any, _Seen] = field(default_factory=dict)
+    _idle_since: dict[str, float | None] = field(default_factory=dict)
+
+    def working(self, topic: str) -> None:
+        self._idle_since[topic] = None
+
+    def idle(self, topic: str) -> None:
+        self._idle_since[topic] = self.clock()
+
+    def _agent_idle_for(self, topic: str, now: float) -> float:
+        since = self._idle_since.get(topic, 0.0)  # an agent never handed a batch is idle
+        return 0.0 if since is None else now - since
 
     def _quiet(self) -> bool:
         """A rebalance, a recovery or a paused flow legitimately holds records back."""
         app = self.app
-        consumer = app.consumer
         return bool(
             app.rebalancing
             or app.in_recovery
-            or not consumer.flow_active
+            or not app.consumer.flow_active
             or not app.flow_control.is_active()
         )
 
-    def _busy(self, tp: Any) -> bool:
-        """Records of `tp` handed to an agent and not acknowledged yet, or still queued."""
-        if any(m.tp == tp for m in list(self.app.consumer._unacked_messages)):
-            return True
-        return any(channel.queue.qsize() for channel in self.app.topics._topicmap.get(tp.topic, ()))
+    def _queued(self, topic: str) -> bool:
+        return any(channel.queue.qsize() for channel in self.app.topics._topicmap.get(topic, ()))
+
+    def describe(self) -> str:
+        """For the task dump: what the guard is timing and since when."""
+        now = self.clock()
+        lines = ["--- stall guard"]
+        for tp, seen in sorted(self._seen.items()):
+            lines.append(
+                f"  {tp.topic}[{tp.partition}] committed {seen.committed} unchanged for"
+                f" {now - seen.since:.0f} s"
+            )
+        for topic, since in sorted(self._idle_since.items()):
+            state = "working" if since is None else f"idle for {now - since:.0f} s"
+            lines.append(f"  agent of {topic}: {state}")
+        return "\n".join(lines) + "\n"
 
     async def tick(self) -> None:
         """Timer entry point: a worker between assignments has no consumer to ask yet."""
         try:
             await self.check()
         except Exception as exc:
-            log.debug("stall check skipped: %s", exc)
+            log.warning("stall check skipped: %r", exc)
 
     async def check(self) -> list[Any]:
         """Rewind every partition that has been stuck long enough; return the ones rewound."""
@@ -71,31 +92,42 @@ class StallGuard:
             self._seen.clear()
             return []
         consumer = self.app.consumer
+        assigned = sorted(tp for tp in consumer.assignment() if tp.topic in self.topics)
+        for tp in set(self._seen) - set(assigned):
+            del self._seen[tp]
+        if not assigned:
+            return []
+        ends = await consumer.highwaters(*assigned)  # the log's end, fetched or not
         now = self.clock()
         rewound = []
-        assigned = {tp for tp in consumer.assignment() if tp.topic in self.topics}
-        for tp in list(self._seen):
-            if tp not in assigned:
-                del self._seen[tp]
         for tp in assigned:
-            committed = consumer._committed_offset.get(tp)
-            position = await consumer.position(tp)
-            if committed is None or position is None or position <= committed or self._busy(tp):
+            committed, end = consumer._committed_offset.get(tp), ends.get(tp)
+            if committed is None or end is None or end <= committed or self._queued(tp.topic):
                 self._seen.pop(tp, None)
                 continue
             seen = self._seen.get(tp)
-            if seen is None or (seen.position, seen.committed) != (position, committed):
-                self._seen[tp] = _Seen(position, committed, now)
+            if seen is None or seen.committed != committed:
+                self._seen[tp] = _Seen(committed, now)
                 continue
-            if now - seen.since < self.stuck_after_s:
+            stuck_for = now - seen.since
+            if stuck_for < self.stuck_after_s or (
+                self._agent_idle_for(tp.topic, now) < self.stuck_after_s
+            ):
                 continue
-            log.warning(
-                "%s[%d] stuck: committed %d, fetched up to %d, nothing in flight for %.0f s;"
-                " re-reading from %d",
-                tp.topic, tp.partition, committed, position, now - seen.since, committed,
-            )  # fmt: skip
-            await consumer.seek_wait({tp: committed})  # in the consumer thread, as faust does
-            self.metrics.count("consumer.rewinds")
+            await self._rewind(tp, committed, end, stuck_for)
             del self._seen[tp]
             rewound.append(tp)
         return rewound
+
+    async def _rewind(self, tp: Any, committed: int, end: int, stuck_for: float) -> None:
+        consumer = self.app.consumer
+        fetching = tp in (consumer._active_partitions or set())
+        log.warning(
+            "%s[%d] stuck: committed %d, log end %d, agent idle, no progress for %.0f s"
+            " (was %sfetched); re-reading from %d",
+            tp.topic, tp.partition, committed, end, stuck_for, "" if fetching else "not ",
+            committed,
+        )  # fmt: skip
+        consumer.resume_partitions({tp})
+        await consumer.seek_wait({tp: committed})  # in the consumer thread, as faust does
+        self.metrics.count("consumer.rewinds")

@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, until, workdir_for
+from drills.harness import Stack, console, report, run_drill, until, workdir_for
 from drills.verdict import run_flow
 
 
@@ -83,7 +83,7 @@ def main(
 ) -> None:
     """Broker restart drill: every intent final, one agreement per acceptance, audit ok."""
     work = workdir_for("broker-restart", workdir)
-    result = asyncio.run(drill(intents, rate, down_s, expires_s, work))
+    result = run_drill(drill(intents, rate, down_s, expires_s, work))
     report("broker_restart", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

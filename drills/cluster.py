@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, topic_config, until, workdir_for
+from drills.harness import Stack, console, report, run_drill, topic_config, until, workdir_for
 from drills.verdict import run_flow
 from schemas import AGREEMENTS
 
@@ -85,7 +85,7 @@ def main(
 ) -> None:
     """Cluster drill: one of three nodes stops mid-run; nothing is lost, the run finishes."""
     work = workdir_for("cluster", workdir)
-    result = asyncio.run(drill(intents, rate, node, kill, expires_s, work))
+    result = run_drill(drill(intents, rate, node, kill, expires_s, work))
     report("cluster", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

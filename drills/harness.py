@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -226,6 +226,20 @@ def stop_child(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+T = TypeVar("T")
+
+
+def run_drill(drill: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with SIGTERM treated like Ctrl-C: a drill stopped by `timeout` or a CI
+    runner still stops the Kafka, processors and vendors it started (its `finally` blocks run)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    return asyncio.run(drill)
 
 
 def workdir_for(name: str, given: Path | None) -> Path:

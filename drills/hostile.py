@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 
 from agents import IntentKeys, OfferDraft, build_offer
 from drills.flow import Tail, make_intent
-from drills.harness import Stack, report, workdir_for
+from drills.harness import Stack, report, run_drill, workdir_for
 from drills.vendors import DRILL_VENDORS
 from schemas import (
     ACCEPTANCES,
@@ -279,7 +279,7 @@ def main(
 ) -> None:
     """Hostile input drill: every record ends in the dead-letter topic, status or feedback."""
     work = workdir_for("hostile", workdir)
-    result = asyncio.run(drill(rounds, work))
+    result = run_drill(drill(rounds, work))
     report("hostile", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

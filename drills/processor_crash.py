@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, until, workdir_for
+from drills.harness import Stack, console, report, run_drill, until, workdir_for
 from drills.verdict import run_flow
 
 
@@ -96,7 +96,7 @@ def main(
 ) -> None:
     """Processor crash drill: every intent final, one agreement per acceptance, audit ok."""
     work = workdir_for("processor-crash", workdir)
-    result = asyncio.run(
+    result = run_drill(
         drill(intents, rate, kills, down_s, expires_s, seed, work, min_gap_s=min_gap_s)
     )
     report("processor_crash", result, out)

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from broker.kafka_meta import topic_partitions
 from broker.settings import BrokerSettings
 from drills.flow import Flow, FlowPlan, Tail
-from drills.harness import Stack, console, report, workdir_for
+from drills.harness import Stack, console, report, run_drill, workdir_for
 from drills.verdict import verdict
 from schemas import (
     ACCEPTANCES,
@@ -128,7 +128,7 @@ def main(
 ) -> None:
     """Soak: RSS at start and end, intents leave the table, consumer lag back to zero."""
     work = workdir_for("soak", workdir)
-    result = asyncio.run(drill(minutes, rate, expires_s, work))
+    result = run_drill(drill(minutes, rate, expires_s, work))
     report("soak", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

@@ -8,7 +8,6 @@ the session timeout) and the survivor re-reads what the dead one had not committ
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, until, workdir_for
+from drills.harness import Stack, console, report, run_drill, until, workdir_for
 from drills.verdict import run_flow
 
 TWIN = "drill-a"
@@ -64,7 +63,7 @@ def main(
 ) -> None:
     """Vendor crash drill: no intent is left without an offer from the crashed vendor's id."""
     work = workdir_for("vendor-crash", workdir)
-    result = asyncio.run(drill(intents, rate, expires_s, work))
+    result = run_drill(drill(intents, rate, expires_s, work))
     report("vendor_crash", result, out)
     raise typer.Exit(0 if result["passed"] else 1)
 

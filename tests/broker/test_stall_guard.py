@@ -8,7 +8,7 @@ tests/reliability/test_drills.py, on a real broker).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -19,11 +19,6 @@ from broker.stall_guard import StallGuard
 class TP(NamedTuple):
     topic: str
     partition: int
-
-
-@dataclass(frozen=True)
-class Message:
-    tp: TP
 
 
 @dataclass
@@ -41,21 +36,23 @@ class Channel:
 
 @dataclass
 class Consumer:
-    positions: dict[TP, int]
+    ends: dict[TP, int]
     _committed_offset: dict[TP, int]
-    _unacked_messages: set[Any] = field(default_factory=set)
     flow_active: bool = True
+    _active_partitions: set[TP] = field(default_factory=set)
     seeks: list[dict[TP, int]] = field(default_factory=list)
 
     def assignment(self) -> set[TP]:
-        return set(self.positions)
+        return set(self.ends)
 
-    async def position(self, tp: TP) -> int:
-        return self.positions[tp]
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.ends[tp] for tp in tps}
+
+    def resume_partitions(self, tps: set[TP]) -> None:
+        self._active_partitions |= tps
 
     async def seek_wait(self, offsets: dict[TP, int]) -> None:
         self.seeks.append(offsets)
-        self.positions.update(offsets)
 
 
 @dataclass
@@ -92,8 +89,8 @@ INTENTS = TP("intentcast.intents.submitted", 2)
 QUEUE = Queue()
 
 
-def _guard(position: int, committed: int) -> tuple[StallGuard, App, Clock]:
-    consumer = Consumer(positions={INTENTS: position}, _committed_offset={INTENTS: committed})
+def _guard(end: int, committed: int) -> tuple[StallGuard, App, Clock]:
+    consumer = Consumer(ends={INTENTS: end}, _committed_offset={INTENTS: committed})
     app = App(consumer, Topics({INTENTS.topic: [Channel(QUEUE)]}))
     clock = Clock()
     metrics = Metrics("test")
@@ -102,18 +99,19 @@ def _guard(position: int, committed: int) -> tuple[StallGuard, App, Clock]:
 
 
 async def test_rewinds_a_partition_stuck_behind_unprocessed_records() -> None:
-    guard, app, clock = _guard(position=37, committed=31)
+    guard, app, clock = _guard(end=37, committed=31)
     assert await guard.check() == []  # first sight starts the clock
     clock.now = 14.0
     assert await guard.check() == []
     clock.now = 15.5
     assert await guard.check() == [INTENTS]
     assert app.consumer.seeks == [{INTENTS: 31}]
+    assert INTENTS in app.consumer._active_partitions  # fetchable again
     assert guard.metrics.counters["consumer.rewinds"] == 1
 
 
 async def test_progress_restarts_the_clock() -> None:
-    guard, app, clock = _guard(position=37, committed=31)
+    guard, app, clock = _guard(end=37, committed=31)
     await guard.check()
     clock.now = 10.0
     app.consumer._committed_offset[INTENTS] = 33  # the agent is getting through them
@@ -126,12 +124,12 @@ async def test_progress_restarts_the_clock() -> None:
 
 @pytest.mark.parametrize(
     "busy",
-    ["unacked", "queued", "rebalancing", "recovery", "flow", "caught_up"],
+    ["working", "recently_idle", "queued", "rebalancing", "recovery", "flow", "caught_up"],
 )
 async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
-    guard, app, clock = _guard(position=37, committed=31)
-    if busy == "unacked":  # an agent holds one of its records (e.g. behind the replay barrier)
-        app.consumer._unacked_messages.add(Message(INTENTS))
+    guard, app, clock = _guard(end=37, committed=31)
+    if busy == "working":  # inside a batch (e.g. behind the replay barrier)
+        guard.working(INTENTS.topic)
     elif busy == "queued":
         QUEUE.size = 3
     elif busy == "rebalancing":
@@ -145,6 +143,8 @@ async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
     try:
         for now in (0.0, 10.0, 20.0, 30.0, 60.0):
             clock.now = now
+            if busy == "recently_idle":  # finished a batch a moment ago
+                guard.idle(INTENTS.topic)
             assert await guard.check() == []
         assert app.consumer.seeks == []
     finally:

@@ -13,8 +13,8 @@ import pytest
 
 from drills import broker_restart, cluster, processor_crash, vendor_crash
 
-# crash drills at CI size; not yet part of `make test` (see docs/reliability.md): `make test-drills`
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+# part of `make test`; `make test-drills` runs only these
+pytestmark = [pytest.mark.kafka, pytest.mark.drills]
 
 
 def _clean(result: dict[str, object]) -> None:
