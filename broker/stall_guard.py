@@ -63,7 +63,9 @@ class StallGuard:
         )
 
     def _queued(self, topic: str) -> bool:
-        return any(channel.queue.qsize() for channel in self.app.topics._topicmap.get(topic, ()))
+        return any(
+            channel.queue.qsize() for channel in self.app.topics._topic_name_index.get(topic, ())
+        )
 
     def describe(self) -> str:
         """For the task dump: what the guard is timing and since when."""

@@ -77,7 +77,7 @@ def _consumer_state(app: Any) -> str:
                 f"{consumer._committed_offset.get(tp)} read={consumer._read_offset.get(tp)}"
                 f" acked={len(consumer._acked.get(tp, ()))}"
             )
-        for topic, channels in sorted(app.topics._topicmap.items()):
+        for topic, channels in sorted(app.topics._topic_name_index.items()):
             sizes = [channel.queue.qsize() for channel in channels]
             if any(sizes):
                 lines.append(f"  queued for {topic}: {sizes}")

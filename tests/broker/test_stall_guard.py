@@ -65,7 +65,7 @@ class FlowControl:
 
 @dataclass
 class Topics:
-    _topicmap: dict[str, list[Channel]]
+    _topic_name_index: dict[str, list[Channel]]
 
 
 @dataclass
@@ -149,3 +149,22 @@ async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
         assert app.consumer.seeks == []
     finally:
         QUEUE.size = 0
+
+
+def test_reads_only_what_the_installed_faust_has() -> None:
+    """The guard and the task dump read faust internals: fail here, not silently at runtime,
+    when a faust upgrade renames one."""
+    from broker.app import build_app
+    from broker.settings import BrokerSettings
+
+    app, _ = build_app(BrokerSettings(bootstrap="127.0.0.1:1", app_id="guard-contract"))
+    assert isinstance(app.topics._topic_name_index, dict)
+    assert callable(app.flow_control.is_active)
+    assert isinstance(app.rebalancing, bool) and isinstance(app.in_recovery, bool)
+    consumer = app.consumer
+    for name in ("_committed_offset", "_read_offset", "_acked", "_paused_partitions"):
+        assert hasattr(consumer, name), name
+    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait"):
+        assert callable(getattr(consumer, name)), name
+    assert isinstance(consumer.flow_active, bool)
+    assert hasattr(consumer, "_active_partitions") and hasattr(consumer, "_buffered_partitions")
