@@ -56,6 +56,8 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         topic_allow_declare=True,
         web_enabled=False,
         producer_acks=-1,
+        # the changelog of the intent table: a batch's writes go out in one request, not one each
+        producer_linger=0.005,
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
@@ -96,7 +98,9 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
                 guard.working(source_topic)
                 for event in events:
-                    await _guarded(ctx, handler, _incoming(event.message))
+                    rec = _incoming(event.message)
+                    await _guarded(ctx, handler, rec)
+                    guard.handled(rec.topic, rec.partition, rec.offset)
                 await ctx.commit_batch()
                 guard.idle(source_topic)
                 yield None
@@ -121,6 +125,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     async def start_components() -> None:
         _quiet_client_logs(settings.log_level)
         task_dump.install(app, guard.describe)
+        guard.keep_holes()
         await ctx.registry.start()
         await gate.start()
         await ctx.outputs.producer()

@@ -1,14 +1,19 @@
 """Re-read an input partition that holds records no agent will ever be handed.
 
-faust-streaming can lose track of a partition around the rebalance that follows a crashed
-worker: either the consumer's position moves past records that never reach the agent, or the
-partition drops out of the set faust fetches from. Either way the committed offset stops short
-of the log's end while the agent sits idle, the group shows a steady lag, and the inputs there
-never get an answer. The guard notices exactly that state: for `stuck_after_s`, records exist
-past the committed offset, the partition's agent has been idle, nothing is queued for it, and
-no rebalance or recovery is under way. It then makes the partition fetchable again and seeks it
-back to the committed offset. Every step recognises replays (intent table, delivered-offer
-tail, agreement log), so re-reading records that were handled costs time, never a duplicate.
+faust-streaming can lose records around the rebalance that follows a crashed worker: the
+consumer's position moves past records that never reach the agent, or the partition drops out
+of the set faust fetches from. When faust later sees the offsets jump it records a "gap" and
+commits over it, which is right for compacted or transactional topics and silently drops inputs
+here. So the guard first turns that off for the input topics (`keep_holes`): a skipped record
+now holds the committed offset back. It then watches for a committed offset that has not moved
+for `stuck_after_s` while records exist past it, and either
+- the agent has handled records of that partition beyond it (a hole: the records in between
+  were skipped), or
+- the agent has been idle all that time (nothing is handed to it at all),
+with no rebalance or recovery under way. It makes the partition fetchable again and seeks it
+back to the committed offset; if the re-read races faust's fetch loop, the next check retries.
+Every step recognises replays (intent table, delivered-offer tail, agreement log), so re-reading
+records that were handled costs time, never a duplicate.
 """
 
 from __future__ import annotations
@@ -41,6 +46,36 @@ class StallGuard:
     clock: Callable[[], float] = time.monotonic
     _seen: dict[Any, _Seen] = field(default_factory=dict)
     _idle_since: dict[str, float | None] = field(default_factory=dict)
+    _handled: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def keep_holes(self) -> None:
+        """Stop faust from committing over offsets it skipped on the input topics.
+
+        Input topics are neither compacted nor transactional, so their offsets have no holes:
+        a jump means records were never handed over, and they must be read again, not skipped.
+        """
+        consumer = self.app.consumer
+        add_gap = consumer._add_gap
+        topics = self.topics
+
+        async def _add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
+            if tp.topic in topics:
+                log.warning(
+                    "%s[%d]: offsets %d..%d were never handed to the agent; holding the"
+                    " commit there so they are read again", tp.topic, tp.partition,
+                    offset_from, offset_to - 1,
+                )  # fmt: skip
+                self.metrics.count("consumer.skips_held")
+                return
+            await add_gap(tp, offset_from, offset_to)
+
+        consumer._add_gap = _add_gap
+
+    def handled(self, topic: str, partition: int, offset: int) -> None:
+        """Agents report every record they finished (the hole rule compares with these)."""
+        key = (topic, partition)
+        if offset > self._handled.get(key, -1):
+            self._handled[key] = offset
 
     def working(self, topic: str) -> None:
         self._idle_since[topic] = None
@@ -112,9 +147,10 @@ class StallGuard:
                 self._seen[tp] = _Seen(committed, now)
                 continue
             stuck_for = now - seen.since
-            if stuck_for < self.stuck_after_s or (
-                self._agent_idle_for(tp.topic, now) < self.stuck_after_s
-            ):
+            if stuck_for < self.stuck_after_s:
+                continue
+            hole = self._handled.get((tp.topic, tp.partition), -1) >= committed
+            if not hole and self._agent_idle_for(tp.topic, now) < self.stuck_after_s:
                 continue
             await self._rewind(tp, committed, end, stuck_for)
             del self._seen[tp]
@@ -125,11 +161,14 @@ class StallGuard:
         consumer = self.app.consumer
         fetching = tp in (consumer._active_partitions or set())
         log.warning(
-            "%s[%d] stuck: committed %d, log end %d, agent idle, no progress for %.0f s"
+            "%s[%d] stuck: committed %d, log end %d, handled up to %d, no progress for %.0f s"
             " (was %sfetched); re-reading from %d",
-            tp.topic, tp.partition, committed, end, stuck_for, "" if fetching else "not ",
-            committed,
+            tp.topic, tp.partition, committed, end,
+            self._handled.get((tp.topic, tp.partition), -1), stuck_for,
+            "" if fetching else "not ", committed,
         )  # fmt: skip
         consumer.resume_partitions({tp})
         await consumer.seek_wait({tp: committed})  # in the consumer thread, as faust does
+        # faust drops fetched records below its read offset; from here on they are wanted
+        consumer._read_offset[tp] = None
         self.metrics.count("consumer.rewinds")

@@ -40,7 +40,12 @@ class Consumer:
     _committed_offset: dict[TP, int]
     flow_active: bool = True
     _active_partitions: set[TP] = field(default_factory=set)
+    _read_offset: dict[TP, int | None] = field(default_factory=dict)
     seeks: list[dict[TP, int]] = field(default_factory=list)
+    gaps: list[tuple[TP, int, int]] = field(default_factory=list)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        self.gaps.append((tp, offset_from, offset_to))
 
     def assignment(self) -> set[TP]:
         return set(self.ends)
@@ -107,6 +112,7 @@ async def test_rewinds_a_partition_stuck_behind_unprocessed_records() -> None:
     assert await guard.check() == [INTENTS]
     assert app.consumer.seeks == [{INTENTS: 31}]
     assert INTENTS in app.consumer._active_partitions  # fetchable again
+    assert app.consumer._read_offset[INTENTS] is None  # re-fetched records are not dropped
     assert guard.metrics.counters["consumer.rewinds"] == 1
 
 
@@ -120,6 +126,36 @@ async def test_progress_restarts_the_clock() -> None:
     assert await guard.check() == []
     clock.now = 25.5
     assert await guard.check() == [INTENTS]
+
+
+async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
+    """Records after the committed offset were handled, the one at it never was: a skip."""
+    guard, _app, clock = _guard(end=60, committed=31)
+    guard.working(INTENTS.topic)
+    guard.handled(INTENTS.topic, INTENTS.partition, 45)
+    await guard.check()
+    clock.now = 16.0
+    assert await guard.check() == [INTENTS]
+
+
+async def test_a_backlog_is_not_a_hole() -> None:
+    """A busy agent that has not reached the partition's committed offset yet is left alone."""
+    guard, _app, clock = _guard(end=60, committed=31)
+    guard.working(INTENTS.topic)
+    guard.handled(INTENTS.topic, INTENTS.partition, 30)
+    for now in (0.0, 16.0, 40.0):
+        clock.now = now
+        assert await guard.check() == []
+
+
+async def test_faust_may_not_commit_over_skipped_input_offsets() -> None:
+    guard, app, _clock = _guard(end=60, committed=31)
+    guard.keep_holes()
+    await app.consumer._add_gap(INTENTS, 32, 36)  # an input topic: held, not recorded
+    changelog = TP("processors-intents-changelog", 2)
+    await app.consumer._add_gap(changelog, 7, 9)  # compacted: faust's own rule stands
+    assert app.consumer.gaps == [(changelog, 7, 9)]
+    assert guard.metrics.counters["consumer.skips_held"] == 1
 
 
 @pytest.mark.parametrize(
@@ -164,7 +200,7 @@ def test_reads_only_what_the_installed_faust_has() -> None:
     consumer = app.consumer
     for name in ("_committed_offset", "_read_offset", "_acked", "_paused_partitions"):
         assert hasattr(consumer, name), name
-    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait"):
+    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait", "_add_gap"):
         assert callable(getattr(consumer, name)), name
     assert isinstance(consumer.flow_active, bool)
     assert hasattr(consumer, "_active_partitions") and hasattr(consumer, "_buffered_partitions")
