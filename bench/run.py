@@ -44,7 +44,7 @@ class BenchConfig:
     partitions: int = 6
     repeats: int = 3
     warmup: int = 200
-    latency_rate: float = 500.0
+    latency_rates: tuple[float, ...] = (500.0,)
     latency_seconds: float = 10.0
     workers: int = 1
     skip_latency: bool = False
@@ -212,14 +212,16 @@ def _pipeline_stage(
                                                  cfg.vendors, None, 600))  # fmt: skip
             runs.append(last.summary())
         cpu = {k: usage(pid, before[k], time.perf_counter() - t0) for k, pid in pids.items()}
-        n_lat = int(cfg.latency_rate * cfg.latency_seconds)
         assert last is not None
-        if cfg.skip_latency:
-            lat = last
-        else:
-            say(f"  latency run: {n_lat} intents at {cfg.latency_rate:.0f}/s")
-            lat = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat, cfg.vendors,
-                                                cfg.latency_rate, 300))  # fmt: skip
+        by_rate = []
+        if not cfg.skip_latency:
+            for rate in cfg.latency_rates:
+                n_lat = int(rate * cfg.latency_seconds)
+                say(f"  latency run: {n_lat} intents at {rate:.0f}/s")
+                run = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat,
+                                                    cfg.vendors, rate, 300))  # fmt: skip
+                by_rate.append((rate, run))
+        lat = by_rate[0][1] if by_rate else last
         plot = cfg.out.with_suffix(".png")
         save_plot(
             plot,
@@ -231,7 +233,8 @@ def _pipeline_stage(
         return {
             "throughput": {k: _median(runs, k) for k in keys},
             "throughput_runs": runs,
-            "latency_at_rate": lat.summary() | {"rate": cfg.latency_rate},
+            "latency_at_rate": lat.summary() | {"rate": by_rate[0][0] if by_rate else None},
+            "latency_by_rate": [run.summary() | {"rate": rate} for rate, run in by_rate],
             "processes": cpu, "plot": str(plot),
         }  # fmt: skip
     finally:

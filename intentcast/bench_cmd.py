@@ -17,7 +17,9 @@ def bench(
     partitions: int = typer.Option(6, help="Partitions of every intent-keyed topic."),
     workers: int = typer.Option(1, help="Processor workers (same app id, sharing partitions)."),
     repeats: int = typer.Option(3, help="Repeats of each measurement; medians are reported."),
-    rate: float = typer.Option(500.0, help="Intents per second for the latency run."),
+    rate: list[float] = typer.Option(
+        [500.0], help="Intents per second for a latency run; repeat for several rates."
+    ),
     seconds: float = typer.Option(10.0, help="Length of the latency run."),
     skip_latency: bool = typer.Option(False, help="Only the throughput runs."),
     out: Path = typer.Option(
@@ -36,7 +38,7 @@ def bench(
             "checkout (`make bench-pipeline`)"
         ) from exc
     cfg = BenchConfig(intents=intents, vendors=vendors, partitions=partitions, workers=workers,
-                      repeats=repeats, latency_rate=rate, latency_seconds=seconds, out=out,
+                      repeats=repeats, latency_rates=tuple(rate), latency_seconds=seconds, out=out,
                       bootstrap=bootstrap, skip_latency=skip_latency)  # fmt: skip
     result = run_bench(cfg, lambda line: console.print(f"• {line}"))
     table = Table(title="Intentcast benchmark (medians)")
@@ -50,11 +52,11 @@ def bench(
     table.add_row("aiokafka passthrough + crypto", f"{raw['with_crypto_messages_per_s']:.0f}")
     table.add_row("Intentcast pipeline (processor inputs)", f"{pipe['processor_inputs_per_s']:.0f}")
     console.print(table)
-    lat = result["pipeline"]["latency_at_rate"]["latency_ms"]
-    for name, stats in lat.items():
-        console.print(
-            f"{name}: p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms, "
-            f"p99 {stats['p99']:.1f} ms, max {stats['max']:.1f} ms"
-        )
+    for run in result["pipeline"]["latency_by_rate"]:
+        for name, stats in run["latency_ms"].items():
+            console.print(
+                f"at {run['rate']:.0f} intents/s, {name}: p50 {stats['p50']:.1f} ms, "
+                f"p95 {stats['p95']:.1f} ms, p99 {stats['p99']:.1f} ms, max {stats['max']:.1f} ms"
+            )
     console.print("ratios: " + orjson.dumps(result["ratios"]).decode())
     console.print(f"results: {out}, plot: {result['pipeline']['plot']}")
