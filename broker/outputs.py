@@ -61,6 +61,9 @@ class Outputs:
         self._queued: defaultdict[tuple[str, int], list[Queued]] = defaultdict(list)
         self._in_flight: list[asyncio.Future[Any]] = []
         self._partition_counts: dict[str, int] = {}
+        # one intent's outputs (statuses, feedback, the delivered offer) share its key, and
+        # murmur2 is pure Python: remember recent keys' partitions
+        self._key_partitions: dict[tuple[bytes, int], int] = {}
         self._spread = itertools.count()
 
     async def producer(self) -> AIOKafkaProducer:
@@ -112,7 +115,12 @@ class Outputs:
             self._partition_counts[topic] = count
         if key is None:  # no key, no affinity: spread like the default partitioner
             return next(self._spread) % count
-        return key_partition(key, count)
+        cached = self._key_partitions.get((key, count))
+        if cached is None:
+            if len(self._key_partitions) >= 100_000:
+                self._key_partitions.clear()
+            cached = self._key_partitions[(key, count)] = key_partition(key, count)
+        return cached
 
     async def flush(self) -> None:
         """Send everything queued; wait for it and for anything sent before; raise on failure.
