@@ -26,6 +26,7 @@ from broker.processors.offers import handle_offer
 from broker.profile_gate import ProfileGate
 from broker.registry import VendorRegistry
 from broker.settings import BrokerSettings
+from broker.skip_filler import SkipFiller
 from broker.stall_guard import StallGuard
 from broker.topic_admin import TICKS_TOPIC_SUFFIX
 from schemas import (
@@ -93,12 +94,14 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             *names, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
-    def agent(source_topic: str, handler: Handler, name: str) -> None:
+    def agent(source_topic: str, handler: Handler, name: str, fill: bool = True) -> None:
         async def process(stream: Any) -> AsyncIterator[None]:
             async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
                 guard.working(source_topic)
                 for event in events:
                     rec = _incoming(event.message)
+                    for missed in await skips.missed_before(rec) if fill else ():
+                        await _guarded(ctx, handler, missed)
                     await _guarded(ctx, handler, rec)
                     guard.handled(rec.topic, rec.partition, rec.offset)
                 await ctx.commit_batch()
@@ -114,11 +117,12 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     guard = StallGuard(
         app, frozenset(sources | {ticks}), ctx.metrics, settings.stall_rewind_seconds
     )
+    skips = SkipFiller(settings, ctx.metrics, lambda t, p: _committed(app, t, p))
     agent(INTENTS_SUBMITTED, handle_intent, "intake")
     agent(OFFERS_SUBMITTED, handle_offer, "offers")
     agent(ACCEPTANCES, handle_acceptance, "acceptances")
     agent(CANCELS, handle_cancel, "cancels")
-    agent(ticks, handle_tick, "expiry")
+    agent(ticks, handle_tick, "expiry", fill=False)  # a missed clock tick is harmless
     # vendor profiles come from one topic per vendor, found by pattern: see broker.profile_gate
     gate = ProfileGate(ctx)
 
@@ -142,6 +146,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         await ctx.outputs.flush()
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        skips.forget()
         ctx.ledger.forget()
         ctx.store.heaps_built = False
         ctx.store.forget_decoded()
@@ -177,6 +182,14 @@ async def _consumer_lag(app: Any, sources: set[str]) -> dict[str, float]:
         log.debug("consumer lag unavailable: %s", exc)
     lag["lag.total"] = sum(lag.values())
     return lag
+
+
+def _committed(app: Any, topic: str, partition: int) -> int | None:
+    """faust's record of the group's committed offset for one input partition, if any."""
+    for tp, offset in list(app.consumer._committed_offset.items()):
+        if tp.topic == topic and tp.partition == partition:
+            return int(offset) if offset is not None else None
+    return None
 
 
 def _quiet_client_logs(level: str) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
+from broker.partition_reader import read_partition
 from broker.settings import BrokerSettings
 from schemas import OFFERS_DELIVERED
 
@@ -63,27 +62,12 @@ class DeliveredOffers:
 async def read_tail(settings: BrokerSettings, partition: int, since_ms: int) -> set[bytes]:
     """The offer tags on one partition of the delivered topic from `since_ms` to its end."""
     tags: set[bytes] = set()
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{settings.app_id}-delivered",
+    client_id = f"{settings.app_id}-delivered"
+    records = read_partition(
+        settings, OFFERS_DELIVERED, partition, client_id=client_id, since_ms=since_ms
     )
-    await consumer.start()
-    try:
-        tp = TopicPartition(OFFERS_DELIVERED, partition)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
-        if found is None:
-            return tags  # nothing written since then
-        consumer.seek(tp, found.offset)
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                for name, value in record.headers or ():
-                    if name == OFFER_HEADER:
-                        tags.add(bytes(value))
-    finally:
-        await consumer.stop()
+    async for record in records:
+        for name, value in record.headers or ():
+            if name == OFFER_HEADER:
+                tags.add(bytes(value))
     return tags

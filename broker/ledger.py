@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.delivered import DeliveredOffers
 from broker.outputs import Outputs
+from broker.partition_reader import read_partition
 from broker.replay import ReplayBarrier
 from broker.settings import BrokerSettings
 from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode
@@ -83,52 +83,24 @@ async def find_recorded(
     settings: BrokerSettings, partition: int, intent_id: str
 ) -> Agreement | None:
     """The agreement the log holds for one intent (a rare read: only when reconciling a replay)."""
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{settings.app_id}-ledger",
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(AGREEMENTS, partition)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        await consumer.seek_to_beginning(tp)
-        while await consumer.position(tp) < end:
-            for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                if record.key == intent_id.encode():
-                    return decode(Agreement, record.value or b"")
-    finally:
-        await consumer.stop()
+    key = intent_id.encode()
+    records = read_partition(settings, AGREEMENTS, partition, client_id=f"{settings.app_id}-ledger")
+    async with aclosing(records):
+        async for record in records:
+            if record.key == key:
+                return decode(Agreement, record.value or b"")
     return None
 
 
 async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
     """Fold one partition of the log into its head and the intents it already records."""
     state = ChainState()
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(),
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",  # a reset racing seek_to_beginning must not skip records
-        client_id=f"{settings.app_id}-ledger",
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(AGREEMENTS, partition)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        await consumer.seek_to_beginning(tp)
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                try:
-                    agreement = decode(Agreement, record.value or b"")
-                except SchemaError:
-                    continue  # not ours to fix here; `audit verify` reports it
-                state.seq, state.head = agreement.seq, agreement.agreement_id
-                state.by_intent[agreement.intent.intent_id] = agreement.agreement_id
-    finally:
-        await consumer.stop()
+    client_id = f"{settings.app_id}-ledger"
+    async for record in read_partition(settings, AGREEMENTS, partition, client_id=client_id):
+        try:
+            agreement = decode(Agreement, record.value or b"")
+        except SchemaError:
+            continue  # not ours to fix here; `audit verify` reports it
+        state.seq, state.head = agreement.seq, agreement.agreement_id
+        state.by_intent[agreement.intent.intent_id] = agreement.agreement_id
     return state

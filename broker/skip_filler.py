@@ -1,0 +1,72 @@
+"""Hand the agent any input record faust skipped, before the record that reveals the skip.
+
+Around the rebalance that follows a crashed worker, faust-streaming can move a partition's
+position past records it never hands to the agent and then commit past them (docs/reliability.md
+shows offsets 51-58 of one offers partition lost that way). Input topics are neither compacted
+nor transactional, so their offsets are contiguous: when the agent sees offset N on a partition
+whose next expected offset is M < N, records M..N-1 were skipped. The filler reads them
+directly from the log (a group-less consumer, like the ledger's reads) so the agent handles them
+first, in order, in the same batch; handlers recognise replays, so a record that reappears
+later costs nothing but time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from broker.metrics import Metrics
+from broker.partition_reader import read_partition
+from broker.processors.incoming import Incoming
+from broker.settings import BrokerSettings
+
+log = logging.getLogger("intentcast.broker.skip_filler")
+CommittedOf = Callable[[str, int], "int | None"]
+
+
+@dataclass
+class SkipFiller:
+    settings: BrokerSettings
+    metrics: Metrics
+    committed_of: CommittedOf  # the group's committed offset as the consumer knows it
+    _next: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        """On rebalance: the next record of each partition sets a new baseline."""
+        self._next.clear()
+
+    async def missed_before(self, rec: Incoming) -> list[Incoming]:
+        """The records of `rec`'s partition between the last one handed over and `rec`."""
+        key = (rec.topic, rec.partition)
+        expected = self._next.get(key)
+        if expected is None:
+            expected = self.committed_of(rec.topic, rec.partition)
+        self._next[key] = rec.offset + 1
+        if expected is None or rec.offset <= expected:
+            return []  # in order, or read again from an earlier offset (a replay)
+        missed = [
+            Incoming(
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                key=r.key,
+                value=r.value,
+                timestamp_ms=r.timestamp,
+            )
+            async for r in read_partition(
+                self.settings,
+                rec.topic,
+                rec.partition,
+                client_id=f"{self.settings.app_id}-skips",
+                from_offset=expected,
+                until_offset=rec.offset,
+            )
+        ]
+        log.warning(
+            "%s[%d]: offsets %d..%d were never handed to the agent; read %d of them from the"
+            " log and handled them first", rec.topic, rec.partition, expected, rec.offset - 1,
+            len(missed),
+        )  # fmt: skip
+        self.metrics.count("consumer.skips_filled", len(missed))
+        return missed

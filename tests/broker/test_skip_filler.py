@@ -1,0 +1,58 @@
+"""The skip filler reads the records faust never handed over, from a real broker's log."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from broker.metrics import Metrics
+from broker.processors.incoming import Incoming
+from broker.settings import BrokerSettings
+from broker.skip_filler import SkipFiller
+
+pytestmark = pytest.mark.kafka
+
+
+def _rec(topic: str, offset: int) -> Incoming:
+    return Incoming(topic=topic, partition=0, offset=offset, key=b"k", value=b"v")
+
+
+async def test_records_between_the_last_handed_over_and_the_next_are_read_in_order(
+    kafka_bootstrap: str,
+    unique: Callable[[str], str],
+    make_topics: Callable[..., Awaitable[None]],
+) -> None:
+    topic = unique("skips")
+    await make_topics(topic, partitions=1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(10):
+            await producer.send_and_wait(topic, f"record-{i}".encode(), key=b"k", partition=0)
+    finally:
+        await producer.stop()
+    committed = {(topic, 0): 2}
+    filler = SkipFiller(
+        BrokerSettings(bootstrap=kafka_bootstrap, app_id="skip-test"),
+        Metrics("test"),
+        lambda t, p: committed.get((t, p)),
+    )
+    # the first record after an assignment is compared with the committed offset
+    assert await filler.missed_before(_rec(topic, 2)) == []
+    assert await filler.missed_before(_rec(topic, 3)) == []
+    missed = await filler.missed_before(_rec(topic, 7))  # 4, 5 and 6 were skipped
+    assert [(m.offset, m.value) for m in missed] == [
+        (4, b"record-4"),
+        (5, b"record-5"),
+        (6, b"record-6"),
+    ]
+    assert filler.metrics.counters["consumer.skips_filled"] == 3
+    # read again from an earlier offset (a rewind): a replay, nothing to fill
+    assert await filler.missed_before(_rec(topic, 5)) == []
+    assert await filler.missed_before(_rec(topic, 6)) == []
+    # after a rebalance the committed offset is the baseline again
+    filler.forget()
+    committed[(topic, 0)] = 8
+    assert [m.offset for m in await filler.missed_before(_rec(topic, 9))] == [8]
