@@ -65,6 +65,9 @@ class Outputs:
         # murmur2 is pure Python: remember recent keys' partitions
         self._key_partitions: dict[tuple[bytes, int], int] = {}
         self._spread = itertools.count()
+        # once a batch failed, every later flush fails: a failed flush may have taken another
+        # agent's queued records with it, and that agent must not apply state or commit
+        self._failed: BaseException | None = None
 
     async def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -85,9 +88,11 @@ class Outputs:
 
     async def stop(self) -> None:
         if self._producer is not None:
-            await self.flush()
-            await self._producer.stop()
-            self._producer = None
+            try:
+                await self.flush()
+            finally:
+                await self._producer.stop()
+                self._producer = None
 
     async def send(
         self,
@@ -127,12 +132,19 @@ class Outputs:
 
         On failure the input is not acknowledged, so the worker replays it after a restart.
         """
+        if self._failed is not None:
+            raise self._failed
         async with self._submit_lock:
             queued, self._queued = self._queued, defaultdict(list)
-            if queued:
-                producer = await self.producer()
-                for (topic, partition), records in queued.items():
-                    await self._submit(producer, topic, partition, records)
+            try:
+                if queued:
+                    producer = await self.producer()
+                    for (topic, partition), records in queued.items():
+                        await self._submit(producer, topic, partition, records)
+            except BaseException as exc:
+                # records of other agents were in this queue too: none of them may commit now
+                self._failed = exc
+                raise
             waiting = list(self._in_flight)
         if waiting:
             # asyncio.wait, not gather: other flushes wait on the same futures, and a cancelled
@@ -141,10 +153,11 @@ class Outputs:
             self._in_flight = [f for f in self._in_flight if not f.done()]
             for future in done:
                 if future.cancelled():
-                    raise KafkaError("a batch of outputs was cancelled before its acknowledgement")
-                error = future.exception()
-                if error is not None:
-                    raise error
+                    self._failed = KafkaError("a batch of outputs was cancelled before its ack")
+                elif future.exception() is not None:
+                    self._failed = future.exception()
+            if self._failed is not None:
+                raise self._failed
 
     async def _submit(
         self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[Queued]
