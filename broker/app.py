@@ -95,15 +95,19 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         )
 
     def agent(source_topic: str, handler: Handler, name: str, fill: bool = True) -> None:
+        async def handle(rec: Incoming) -> None:
+            await _guarded(ctx, handler, rec)
+            # what the replay barrier waits for and the stall guard compares with
+            ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
+
         async def process(stream: Any) -> AsyncIterator[None]:
             async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
                 guard.working(source_topic)
                 for event in events:
                     rec = _incoming(event.message)
                     for missed in await skips.missed_before(rec) if fill else ():
-                        await _guarded(ctx, handler, missed)
-                    await _guarded(ctx, handler, rec)
-                    guard.handled(rec.topic, rec.partition, rec.offset)
+                        await handle(missed)
+                    await handle(rec)
                 await ctx.commit_batch()
                 guard.idle(source_topic)
                 yield None
@@ -115,7 +119,11 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS}
     # faust can lose track of a partition after a crash's rebalance: see broker.stall_guard
     guard = StallGuard(
-        app, frozenset(sources | {ticks}), ctx.metrics, settings.stall_rewind_seconds
+        app,
+        frozenset(sources | {ticks}),
+        ctx.metrics,
+        ctx.ledger.replay.handled_upto,
+        settings.stall_rewind_seconds,
     )
     skips = SkipFiller(settings, ctx.metrics, lambda t, p: _committed(app, t, p))
     agent(INTENTS_SUBMITTED, handle_intent, "intake")
@@ -186,10 +194,8 @@ async def _consumer_lag(app: Any, sources: set[str]) -> dict[str, float]:
 
 def _committed(app: Any, topic: str, partition: int) -> int | None:
     """faust's record of the group's committed offset for one input partition, if any."""
-    for tp, offset in list(app.consumer._committed_offset.items()):
-        if tp.topic == topic and tp.partition == partition:
-            return int(offset) if offset is not None else None
-    return None
+    offset = app.consumer._committed_offset.get((topic, partition))  # faust's TP is a tuple
+    return None if offset is None else int(offset)
 
 
 def _quiet_client_logs(level: str) -> None:

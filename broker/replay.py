@@ -44,10 +44,14 @@ class ReplayBarrier:
         self._deadline = None
 
     def handled(self, topic: str, partition: int, offset: int) -> None:
-        """Upstream agents call this for every record they handle."""
+        """The agent loop calls this for every record it handled (since the last rebalance)."""
         key = (topic, partition)
         if offset > self._handled.get(key, -1):
             self._handled[key] = offset
+
+    def handled_upto(self, topic: str, partition: int) -> int:
+        """The highest offset of `topic[partition]` handled since the last rebalance, or -1."""
+        return self._handled.get((topic, partition), -1)
 
     async def wait_for(self, topic: str, partition: int) -> None:
         """Return once the agent of `topic` handled what was on `partition` at the first call."""
@@ -65,7 +69,7 @@ class ReplayBarrier:
         if self._deadline is None:
             self._deadline = time.monotonic() + MAX_WAIT_S
         if committed < end:
-            while self._handled.get(key, -1) < end - 1:
+            while self.handled_upto(*key) < end - 1:
                 if time.monotonic() > self._deadline:
                     log.warning("%s[%d]: replay wait budget spent; going on", *key)
                     break

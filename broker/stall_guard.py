@@ -42,11 +42,12 @@ class StallGuard:
     app: Any  # faust.App; faust ships partial hints
     topics: frozenset[str]
     metrics: Metrics
+    # the highest offset of a partition its agent handled (the replay barrier keeps it)
+    handled_upto: Callable[[str, int], int]
     stuck_after_s: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _seen: dict[Any, _Seen] = field(default_factory=dict)
     _idle_since: dict[str, float | None] = field(default_factory=dict)
-    _handled: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def keep_holes(self) -> None:
         """Stop faust from committing over offsets it skipped on the input topics.
@@ -70,12 +71,6 @@ class StallGuard:
             await add_gap(tp, offset_from, offset_to)
 
         consumer._add_gap = _add_gap
-
-    def handled(self, topic: str, partition: int, offset: int) -> None:
-        """Agents report every record they finished (the hole rule compares with these)."""
-        key = (topic, partition)
-        if offset > self._handled.get(key, -1):
-            self._handled[key] = offset
 
     def working(self, topic: str) -> None:
         self._idle_since[topic] = None
@@ -149,7 +144,7 @@ class StallGuard:
             stuck_for = now - seen.since
             if stuck_for < self.stuck_after_s:
                 continue
-            hole = self._handled.get((tp.topic, tp.partition), -1) >= committed
+            hole = self.handled_upto(tp.topic, tp.partition) >= committed
             if not hole and self._agent_idle_for(tp.topic, now) < self.stuck_after_s:
                 continue
             await self._rewind(tp, committed, end, stuck_for)
@@ -164,7 +159,7 @@ class StallGuard:
             "%s[%d] stuck: committed %d, log end %d, handled up to %d, no progress for %.0f s"
             " (was %sfetched); re-reading from %d",
             tp.topic, tp.partition, committed, end,
-            self._handled.get((tp.topic, tp.partition), -1), stuck_for,
+            self.handled_upto(tp.topic, tp.partition), stuck_for,
             "" if fetching else "not ", committed,
         )  # fmt: skip
         consumer.resume_partitions({tp})

@@ -25,13 +25,6 @@ from schemas import (
 
 
 async def handle_intent(ctx: Context, rec: Incoming) -> None:
-    try:
-        await _handle_intent(ctx, rec)
-    finally:  # what the replay barrier waits for (broker/replay.py)
-        ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
-
-
-async def _handle_intent(ctx: Context, rec: Incoming) -> None:
     m = ctx.metrics
     m.count("intents.received")
     try:

@@ -25,14 +25,7 @@ from schemas import (
 
 
 async def handle_offer(ctx: Context, rec: Incoming) -> None:
-    try:
-        await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
-        await _handle_offer(ctx, rec)
-    finally:  # what the replay barrier waits for (broker/replay.py)
-        ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
-
-
-async def _handle_offer(ctx: Context, rec: Incoming) -> None:
+    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
     m = ctx.metrics
     m.count("offers.received")
     try:

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import pytest
 
 from broker.metrics import Metrics
+from broker.replay import ReplayBarrier
+from broker.settings import BrokerSettings
 from broker.stall_guard import StallGuard
 
 
@@ -94,12 +96,22 @@ INTENTS = TP("intentcast.intents.submitted", 2)
 QUEUE = Queue()
 
 
-def _guard(end: int, committed: int) -> tuple[StallGuard, App, Clock]:
+def _guard(
+    end: int, committed: int, barrier: ReplayBarrier | None = None
+) -> tuple[StallGuard, App, Clock]:
     consumer = Consumer(ends={INTENTS: end}, _committed_offset={INTENTS: committed})
     app = App(consumer, Topics({INTENTS.topic: [Channel(QUEUE)]}))
     clock = Clock()
     metrics = Metrics("test")
-    guard = StallGuard(app, frozenset({INTENTS.topic}), metrics, stuck_after_s=15.0, clock=clock)
+    handled = barrier or ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
+    guard = StallGuard(
+        app,
+        frozenset({INTENTS.topic}),
+        metrics,
+        handled.handled_upto,
+        stuck_after_s=15.0,
+        clock=clock,
+    )
     return guard, app, clock
 
 
@@ -130,9 +142,10 @@ async def test_progress_restarts_the_clock() -> None:
 
 async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
     """Records after the committed offset were handled, the one at it never was: a skip."""
-    guard, _app, clock = _guard(end=60, committed=31)
+    barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
+    guard, _app, clock = _guard(end=60, committed=31, barrier=barrier)
     guard.working(INTENTS.topic)
-    guard.handled(INTENTS.topic, INTENTS.partition, 45)
+    barrier.handled(INTENTS.topic, INTENTS.partition, 45)
     await guard.check()
     clock.now = 16.0
     assert await guard.check() == [INTENTS]
@@ -140,9 +153,10 @@ async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
 
 async def test_a_backlog_is_not_a_hole() -> None:
     """A busy agent that has not reached the partition's committed offset yet is left alone."""
-    guard, _app, clock = _guard(end=60, committed=31)
+    barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
+    guard, _app, clock = _guard(end=60, committed=31, barrier=barrier)
     guard.working(INTENTS.topic)
-    guard.handled(INTENTS.topic, INTENTS.partition, 30)
+    barrier.handled(INTENTS.topic, INTENTS.partition, 30)
     for now in (0.0, 16.0, 40.0):
         clock.now = now
         assert await guard.check() == []
@@ -191,7 +205,6 @@ def test_reads_only_what_the_installed_faust_has() -> None:
     """The guard and the task dump read faust internals: fail here, not silently at runtime,
     when a faust upgrade renames one."""
     from broker.app import build_app
-    from broker.settings import BrokerSettings
 
     app, _ = build_app(BrokerSettings(bootstrap="127.0.0.1:1", app_id="guard-contract"))
     assert isinstance(app.topics._topic_name_index, dict)
