@@ -12,6 +12,9 @@ for `stuck_after_s` while records exist past it, and either
 - the agent has been idle all that time (nothing is handed to it at all),
 with no rebalance or recovery under way. It makes the partition fetchable again and seeks it
 back to the committed offset; if the re-read races faust's fetch loop, the next check retries.
+A commit beyond the highest offset the agent handled (faust skipped the last records of a
+partition and committed over them, so no later record reveals the skip) is re-read at once
+from the first unhandled offset.
 Every step recognises replays (intent table, delivered-offer tail, agreement log), so re-reading
 records that were handled costs time, never a duplicate.
 """
@@ -134,6 +137,15 @@ class StallGuard:
         rewound = []
         for tp in assigned:
             committed, end = consumer._committed_offset.get(tp), ends.get(tp)
+            handled = self.handled_upto(tp.topic, tp.partition)
+            if committed is not None and 0 <= handled < committed - 1:
+                # faust acknowledges only what the agent handled, so a commit beyond the
+                # highest handled offset skipped records, with nothing later to reveal it
+                why = f"committed {committed} past the highest handled offset {handled}"
+                await self._rewind(tp, handled + 1, why)
+                self._seen.pop(tp, None)
+                rewound.append(tp)
+                continue
             if committed is None or end is None or end <= committed or self._queued(tp.topic):
                 self._seen.pop(tp, None)
                 continue
@@ -147,23 +159,24 @@ class StallGuard:
             hole = self.handled_upto(tp.topic, tp.partition) >= committed
             if not hole and self._agent_idle_for(tp.topic, now) < self.stuck_after_s:
                 continue
-            await self._rewind(tp, committed, end, stuck_for)
+            why = (
+                f"committed {committed}, log end {end}, handled up to {handled},"
+                f" no progress for {stuck_for:.0f} s"
+            )
+            await self._rewind(tp, committed, why)
             del self._seen[tp]
             rewound.append(tp)
         return rewound
 
-    async def _rewind(self, tp: Any, committed: int, end: int, stuck_for: float) -> None:
+    async def _rewind(self, tp: Any, offset: int, why: str) -> None:
         consumer = self.app.consumer
         fetching = tp in (consumer._active_partitions or set())
         log.warning(
-            "%s[%d] stuck: committed %d, log end %d, handled up to %d, no progress for %.0f s"
-            " (was %sfetched); re-reading from %d",
-            tp.topic, tp.partition, committed, end,
-            self.handled_upto(tp.topic, tp.partition), stuck_for,
-            "" if fetching else "not ", committed,
+            "%s[%d] stuck: %s (was %sfetched); re-reading from %d",
+            tp.topic, tp.partition, why, "" if fetching else "not ", offset,
         )  # fmt: skip
         consumer.resume_partitions({tp})
-        await consumer.seek_wait({tp: committed})  # in the consumer thread, as faust does
+        await consumer.seek_wait({tp: offset})  # in the consumer thread, as faust does
         # faust drops fetched records below its read offset; from here on they are wanted
         consumer._read_offset[tp] = None
         self.metrics.count("consumer.rewinds")

@@ -151,6 +151,18 @@ async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
     assert await guard.check() == [INTENTS]
 
 
+async def test_a_commit_past_the_last_handled_record_is_re_read_at_once() -> None:
+    """faust acknowledges only handed records: committed 31 with 25 the highest handled means
+    26..30 were skipped at a partition's tail, where no later record reveals it."""
+    barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
+    guard, app, _clock = _guard(end=31, committed=31, barrier=barrier)
+    barrier.handled(INTENTS.topic, INTENTS.partition, 25)
+    assert await guard.check() == [INTENTS]
+    assert app.consumer.seeks == [{INTENTS: 26}]
+    barrier.handled(INTENTS.topic, INTENTS.partition, 30)  # read again: nothing left to do
+    assert await guard.check() == []
+
+
 async def test_a_backlog_is_not_a_hole() -> None:
     """A busy agent that has not reached the partition's committed offset yet is left alone."""
     barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
