@@ -9,16 +9,15 @@ was told is written. Node i listens on base_port + 2*i (clients) and base_port +
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import contextlib
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from broker.kafka_local.cluster_id import new_cluster_id
 from broker.kafka_local.distribution import KafkaDistribution
 from broker.kafka_local.errors import KafkaLaunchError, NodeNotReadyError
 from broker.kafka_local.node import KafkaNode, NodeStatus
@@ -82,7 +81,7 @@ class LocalCluster:
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = new_cluster_id()
         path.write_text(cid + "\n")
         return cid
 
@@ -96,8 +95,7 @@ class LocalCluster:
                 "kafka.tools.StorageTool",
                 "format",
                 "--ignore-formatted",
-                "-t",
-                self.cluster_id(),
+                f"--cluster-id={self.cluster_id()}",
                 "-c",
                 str(node.config_file),
             )

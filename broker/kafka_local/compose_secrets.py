@@ -11,14 +11,13 @@ principal's SCRAM credential, ACLs and quotas from `broker.principals` with Kafk
 
 from __future__ import annotations
 
-import base64
 import shlex
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from broker.kafka_local.cluster_id import new_cluster_id
 from broker.kafka_local.distribution import KafkaDistribution
 from broker.kafka_local.secure import (
     ADMIN_USER,
@@ -154,7 +153,7 @@ class ComposeSecrets:
         """Chosen once and kept in the folder, so a rerun renders the same start script."""
         path = self.out / "cluster-id"
         if not path.is_file():
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            path.write_text(new_cluster_id())
         return path.read_text().strip()
 
     def start_script(self, admin_password: str) -> str:
@@ -168,7 +167,7 @@ class ComposeSecrets:
             "# credential (inter-broker traffic authenticates with it), then run the node.\n"
             "set -euo pipefail\n"
             f"{self.kafka_bin}/kafka-storage.sh format --ignore-formatted "
-            f"--cluster-id {cluster_id} --config {config} --add-scram {shlex.quote(scram)}\n"
+            f"--cluster-id={cluster_id} --config {config} --add-scram {shlex.quote(scram)}\n"
             f"exec {self.kafka_bin}/kafka-server-start.sh {config}\n"
         )
 

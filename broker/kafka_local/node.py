@@ -12,10 +12,10 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broker.kafka_local.cluster_id import new_cluster_id
 from broker.kafka_local.distribution import KafkaDistribution
 from broker.kafka_local.errors import NodeNotReadyError, PortInUseError
 from broker.kafka_local.probe import metadata_ready
@@ -142,13 +142,12 @@ class KafkaNode:
     def _format(self) -> None:
         if (self.log_dir / "meta.properties").exists():
             return
-        cluster_id = os.environ.get("INTENTCAST_CLUSTER_ID") or _cluster_id()
+        cluster_id = os.environ.get("INTENTCAST_CLUSTER_ID") or new_cluster_id()
         self._run_tool(
             "kafka.tools.StorageTool",
             "format",
             "--ignore-formatted",
-            "-t",
-            cluster_id,
+            f"--cluster-id={cluster_id}",
             "-c",
             str(self.config_file),
             *(self.security.format_args() if self.security is not None else ()),
@@ -285,12 +284,6 @@ class KafkaNode:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def _cluster_id() -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def port_free(port: int) -> bool:
