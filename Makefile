@@ -26,7 +26,7 @@ typecheck: $(STAMP)  ## mypy --strict
 
 test: lint typecheck  ## lint, type-check, then the full suite on a real Kafka broker
 	$(BIN)/intentcast kafka fetch
-	$(BIN)/pytest -q -p no:cacheprovider -m "not open_bug"
+	$(BIN)/pytest -q -p no:cacheprovider
 
 test-drills: $(STAMP)  ## only the crash drills at CI size (kill -9, broker restart, vendor crash, cluster)
 	$(BIN)/pytest -q -p no:cacheprovider -m drills

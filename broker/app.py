@@ -15,6 +15,7 @@ import faust
 
 from broker import task_dump
 from broker.context import Context, IntentStore
+from broker.input_offsets import InputOffsets
 from broker.ledger import Ledger
 from broker.metrics import Metrics
 from broker.outputs import Outputs
@@ -94,7 +95,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             *names, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
-    def agent(source_topic: str, handler: Handler, name: str, fill: bool = True) -> None:
+    def agent(source_topic: str, handler: Handler, name: str) -> None:
         async def handle(rec: Incoming) -> None:
             await _guarded(ctx, handler, rec)
             # what the replay barrier waits for and the stall guard compares with
@@ -103,12 +104,15 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         async def process(stream: Any) -> AsyncIterator[None]:
             async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
                 guard.working(source_topic)
+                batch: list[Incoming] = []
                 for event in events:
                     rec = _incoming(event.message)
-                    for missed in await skips.missed_before(rec) if fill else ():
-                        await handle(missed)
+                    batch += await skips.missed_before(rec)
+                    batch.append(rec)
+                for rec in batch:
                     await handle(rec)
                 await ctx.commit_batch()
+                offsets.done(batch)  # outputs acknowledged: these offsets may be committed
                 guard.idle(source_topic)
                 yield None
 
@@ -117,27 +121,31 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
 
     ticks = settings.app_id + TICKS_TOPIC_SUFFIX
     sources = {INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS}
-    # faust can lose track of a partition after a crash's rebalance: see broker.stall_guard
+    # faust can skip input records and commit past them after a crash's rebalance: commits
+    # come from our own record (input_offsets), skipped records are read from the log
+    # (skip_filler), partitions faust stopped fetching are re-read (stall_guard)
+    offsets = InputOffsets(settings, frozenset(sources | {ticks}), ctx.metrics)
     guard = StallGuard(
         app,
-        frozenset(sources | {ticks}),
+        offsets.topics,
         ctx.metrics,
         ctx.ledger.replay.handled_upto,
+        offsets.positions,
         settings.stall_rewind_seconds,
     )
-    skips = SkipFiller(settings, ctx.metrics, lambda t, p: _committed(app, t, p))
+    skips = SkipFiller(settings, ctx.metrics, offsets.positions)
     agent(INTENTS_SUBMITTED, handle_intent, "intake")
     agent(OFFERS_SUBMITTED, handle_offer, "offers")
     agent(ACCEPTANCES, handle_acceptance, "acceptances")
     agent(CANCELS, handle_cancel, "cancels")
-    agent(ticks, handle_tick, "expiry", fill=False)  # a missed clock tick is harmless
+    agent(ticks, handle_tick, "expiry")
     # vendor profiles come from one topic per vendor, found by pattern: see broker.profile_gate
     gate = ProfileGate(ctx)
 
     async def start_components() -> None:
         _quiet_client_logs(settings.log_level)
         task_dump.install(app, guard.describe)
-        guard.keep_holes()
+        offsets.install(app.consumer)
         await ctx.registry.start()
         await gate.start()
         await ctx.outputs.producer()
@@ -153,7 +161,12 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         await ctx.outputs.send(METRICS, encode(ctx.metrics.snapshot()), source)
         await ctx.outputs.flush()
 
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        offsets.forget()  # committed offsets are read again, after every commit of the revoke
+        skips.forget()
+
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        offsets.forget()
         skips.forget()
         ctx.ledger.forget()
         ctx.store.heaps_built = False
@@ -170,6 +183,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
     app.timer(interval=settings.metrics_interval_seconds)(publish_metrics)
     app.timer(interval=max(1.0, settings.stall_rewind_seconds / 3))(guard.tick)
     app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)
     app.on_before_shutdown.connect(on_shutdown)
     return app, ctx
 
@@ -190,12 +204,6 @@ async def _consumer_lag(app: Any, sources: set[str]) -> dict[str, float]:
         log.debug("consumer lag unavailable: %s", exc)
     lag["lag.total"] = sum(lag.values())
     return lag
-
-
-def _committed(app: Any, topic: str, partition: int) -> int | None:
-    """faust's record of the group's committed offset for one input partition, if any."""
-    offset = app.consumer._committed_offset.get((topic, partition))  # faust's TP is a tuple
-    return None if offset is None else int(offset)
 
 
 def _quiet_client_logs(level: str) -> None:

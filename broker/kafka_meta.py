@@ -1,4 +1,4 @@
-"""Partition counts straight from the cluster (never from settings), for readers that assign."""
+"""Facts straight from the cluster (partition counts, group positions), never from settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -38,3 +38,26 @@ async def topic_partitions(
     finally:
         await admin.close()
     return [TopicPartition(t["topic"], p["partition"]) for t in ready for p in t["partitions"]]
+
+
+async def group_positions(
+    kafka_kwargs: dict[str, Any], group: str, tps: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Where `group` resumes each partition: its committed offset, or the log's start if it
+    never committed one (the processors read from the earliest record) or if retention has
+    deleted the records from there on since."""
+    wanted = list(tps)
+    admin = AIOKafkaAdminClient(**kafka_kwargs)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group, partitions=wanted)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(**kafka_kwargs, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets(wanted)
+    finally:
+        await consumer.stop()
+    committed = {tp: meta.offset for tp, meta in found.items() if meta is not None}
+    return {tp: max(committed.get(tp, -1), starts[tp]) for tp in wanted}

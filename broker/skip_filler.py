@@ -13,7 +13,7 @@ later costs nothing but time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from broker.metrics import Metrics
@@ -22,15 +22,16 @@ from broker.processors.incoming import Incoming
 from broker.settings import BrokerSettings
 
 log = logging.getLogger("intentcast.broker.skip_filler")
-CommittedOf = Callable[[str, int], "int | None"]
+Key = tuple[str, int]
+PositionsOf = Callable[[list[Key]], Awaitable[dict[Key, int]]]
 
 
 @dataclass
 class SkipFiller:
     settings: BrokerSettings
     metrics: Metrics
-    committed_of: CommittedOf  # the group's committed offset as the consumer knows it
-    _next: dict[tuple[str, int], int] = field(default_factory=dict)
+    positions_of: PositionsOf  # the first offset not done, per partition (input_offsets)
+    _next: dict[Key, int] = field(default_factory=dict)
 
     def forget(self) -> None:
         """On rebalance: the next record of each partition sets a new baseline."""
@@ -41,9 +42,9 @@ class SkipFiller:
         key = (rec.topic, rec.partition)
         expected = self._next.get(key)
         if expected is None:
-            expected = self.committed_of(rec.topic, rec.partition)
+            expected = (await self.positions_of([key]))[key]
         self._next[key] = rec.offset + 1
-        if expected is None or rec.offset <= expected:
+        if rec.offset <= expected:
             return []  # in order, or read again from an earlier offset (a replay)
         missed = [
             Incoming(

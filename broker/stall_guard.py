@@ -2,19 +2,15 @@
 
 faust-streaming can lose records around the rebalance that follows a crashed worker: the
 consumer's position moves past records that never reach the agent, or the partition drops out
-of the set faust fetches from. When faust later sees the offsets jump it records a "gap" and
-commits over it, which is right for compacted or transactional topics and silently drops inputs
-here. So the guard first turns that off for the input topics (`keep_holes`): a skipped record
-now holds the committed offset back. It then watches for a committed offset that has not moved
-for `stuck_after_s` while records exist past it, and either
+of the set faust fetches from. Commits cannot pass such records (`broker.input_offsets` holds
+them at the first record not done), so they are not lost, but nothing reads them either. The
+guard watches each input partition's first offset not done; when it has not moved for
+`stuck_after_s` while records exist past it, and either
 - the agent has handled records of that partition beyond it (a hole: the records in between
   were skipped), or
 - the agent has been idle all that time (nothing is handed to it at all),
-with no rebalance or recovery under way. It makes the partition fetchable again and seeks it
-back to the committed offset; if the re-read races faust's fetch loop, the next check retries.
-A commit beyond the highest offset the agent handled (faust skipped the last records of a
-partition and committed over them, so no later record reveals the skip) is re-read at once
-from the first unhandled offset.
+with no rebalance or recovery under way, it makes the partition fetchable again and seeks it
+back to that offset; if the re-read races faust's fetch loop, the next check retries.
 Every step recognises replays (intent table, delivered-offer tail, agreement log), so re-reading
 records that were handled costs time, never a duplicate.
 """
@@ -23,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +30,7 @@ log = logging.getLogger("intentcast.broker.stall_guard")
 
 @dataclass
 class _Seen:
-    committed: int
+    position: int
     since: float
 
 
@@ -47,33 +43,12 @@ class StallGuard:
     metrics: Metrics
     # the highest offset of a partition its agent handled (the replay barrier keeps it)
     handled_upto: Callable[[str, int], int]
+    # per partition, the first offset not done yet (broker.input_offsets)
+    positions_of: Callable[[list[tuple[str, int]]], Awaitable[dict[tuple[str, int], int]]]
     stuck_after_s: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _seen: dict[Any, _Seen] = field(default_factory=dict)
     _idle_since: dict[str, float | None] = field(default_factory=dict)
-
-    def keep_holes(self) -> None:
-        """Stop faust from committing over offsets it skipped on the input topics.
-
-        Input topics are neither compacted nor transactional, so their offsets have no holes:
-        a jump means records were never handed over, and they must be read again, not skipped.
-        """
-        consumer = self.app.consumer
-        add_gap = consumer._add_gap
-        topics = self.topics
-
-        async def _add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
-            if tp.topic in topics:
-                log.warning(
-                    "%s[%d]: offsets %d..%d were never handed to the agent; holding the"
-                    " commit there so they are read again", tp.topic, tp.partition,
-                    offset_from, offset_to - 1,
-                )  # fmt: skip
-                self.metrics.count("consumer.skips_held")
-                return
-            await add_gap(tp, offset_from, offset_to)
-
-        consumer._add_gap = _add_gap
 
     def working(self, topic: str) -> None:
         self._idle_since[topic] = None
@@ -106,7 +81,7 @@ class StallGuard:
         lines = ["--- stall guard"]
         for tp, seen in sorted(self._seen.items()):
             lines.append(
-                f"  {tp.topic}[{tp.partition}] committed {seen.committed} unchanged for"
+                f"  {tp.topic}[{tp.partition}] first offset not done {seen.position}, unchanged for"
                 f" {now - seen.since:.0f} s"
             )
         for topic, since in sorted(self._idle_since.items()):
@@ -134,36 +109,29 @@ class StallGuard:
             return []
         ends = await consumer.highwaters(*assigned)  # the log's end, fetched or not
         now = self.clock()
+        positions = await self.positions_of([(tp.topic, tp.partition) for tp in assigned])
         rewound = []
         for tp in assigned:
-            committed, end = consumer._committed_offset.get(tp), ends.get(tp)
-            handled = self.handled_upto(tp.topic, tp.partition)
-            if committed is not None and 0 <= handled < committed - 1:
-                # faust acknowledges only what the agent handled, so a commit beyond the
-                # highest handled offset skipped records, with nothing later to reveal it
-                why = f"committed {committed} past the highest handled offset {handled}"
-                await self._rewind(tp, handled + 1, why)
-                self._seen.pop(tp, None)
-                rewound.append(tp)
-                continue
-            if committed is None or end is None or end <= committed or self._queued(tp.topic):
+            position, end = positions[(tp.topic, tp.partition)], ends.get(tp)
+            if end is None or end <= position or self._queued(tp.topic):
                 self._seen.pop(tp, None)
                 continue
             seen = self._seen.get(tp)
-            if seen is None or seen.committed != committed:
-                self._seen[tp] = _Seen(committed, now)
+            if seen is None or seen.position != position:
+                self._seen[tp] = _Seen(position, now)
                 continue
             stuck_for = now - seen.since
             if stuck_for < self.stuck_after_s:
                 continue
-            hole = self.handled_upto(tp.topic, tp.partition) >= committed
+            handled = self.handled_upto(tp.topic, tp.partition)
+            hole = handled >= position
             if not hole and self._agent_idle_for(tp.topic, now) < self.stuck_after_s:
                 continue
             why = (
-                f"committed {committed}, log end {end}, handled up to {handled},"
+                f"first offset not done {position}, log end {end}, handled up to {handled},"
                 f" no progress for {stuck_for:.0f} s"
             )
-            await self._rewind(tp, committed, why)
+            await self._rewind(tp, position, why)
             del self._seen[tp]
             rewound.append(tp)
         return rewound

@@ -1,8 +1,9 @@
 """The stall guard's decisions: when a partition counts as stuck, and when it must be left alone.
 
-The guard reads faust's consumer bookkeeping; these tests drive that bookkeeping directly (the
-end-to-end case, a worker killed with -9 and its partitions re-read, is the crash drill in
-tests/reliability/test_drills.py, on a real broker).
+The guard reads faust's consumer bookkeeping and the processors' own record of the first
+offset not done; these tests drive both directly (the end-to-end case, a worker killed with -9
+and its partitions re-read, is the crash drill in tests/reliability/test_drills.py, on a real
+broker).
 """
 
 from __future__ import annotations
@@ -39,15 +40,10 @@ class Channel:
 @dataclass
 class Consumer:
     ends: dict[TP, int]
-    _committed_offset: dict[TP, int]
     flow_active: bool = True
     _active_partitions: set[TP] = field(default_factory=set)
     _read_offset: dict[TP, int | None] = field(default_factory=dict)
     seeks: list[dict[TP, int]] = field(default_factory=list)
-    gaps: list[tuple[TP, int, int]] = field(default_factory=list)
-
-    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        self.gaps.append((tp, offset_from, offset_to))
 
     def assignment(self) -> set[TP]:
         return set(self.ends)
@@ -79,6 +75,7 @@ class Topics:
 class App:
     consumer: Consumer
     topics: Topics
+    positions: dict[tuple[str, int], int]  # the first offset not done, per partition
     flow_control: FlowControl = field(default_factory=FlowControl)
     rebalancing: bool = False
     in_recovery: bool = False
@@ -97,10 +94,14 @@ QUEUE = Queue()
 
 
 def _guard(
-    end: int, committed: int, barrier: ReplayBarrier | None = None
+    end: int, position: int, barrier: ReplayBarrier | None = None
 ) -> tuple[StallGuard, App, Clock]:
-    consumer = Consumer(ends={INTENTS: end}, _committed_offset={INTENTS: committed})
-    app = App(consumer, Topics({INTENTS.topic: [Channel(QUEUE)]}))
+    consumer = Consumer(ends={INTENTS: end})
+    app = App(consumer, Topics({INTENTS.topic: [Channel(QUEUE)]}), {INTENTS: position})
+
+    async def positions_of(keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        return {k: app.positions[k] for k in keys}
+
     clock = Clock()
     metrics = Metrics("test")
     handled = barrier or ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
@@ -109,6 +110,7 @@ def _guard(
         frozenset({INTENTS.topic}),
         metrics,
         handled.handled_upto,
+        positions_of,
         stuck_after_s=15.0,
         clock=clock,
     )
@@ -116,7 +118,7 @@ def _guard(
 
 
 async def test_rewinds_a_partition_stuck_behind_unprocessed_records() -> None:
-    guard, app, clock = _guard(end=37, committed=31)
+    guard, app, clock = _guard(end=37, position=31)
     assert await guard.check() == []  # first sight starts the clock
     clock.now = 14.0
     assert await guard.check() == []
@@ -129,10 +131,10 @@ async def test_rewinds_a_partition_stuck_behind_unprocessed_records() -> None:
 
 
 async def test_progress_restarts_the_clock() -> None:
-    guard, app, clock = _guard(end=37, committed=31)
+    guard, app, clock = _guard(end=37, position=31)
     await guard.check()
     clock.now = 10.0
-    app.consumer._committed_offset[INTENTS] = 33  # the agent is getting through them
+    app.positions[INTENTS] = 33  # the agent is getting through them
     await guard.check()
     clock.now = 20.0
     assert await guard.check() == []
@@ -141,9 +143,9 @@ async def test_progress_restarts_the_clock() -> None:
 
 
 async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
-    """Records after the committed offset were handled, the one at it never was: a skip."""
+    """Records after the first offset not done were handled, the one at it never was."""
     barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
-    guard, _app, clock = _guard(end=60, committed=31, barrier=barrier)
+    guard, _app, clock = _guard(end=60, position=31, barrier=barrier)
     guard.working(INTENTS.topic)
     barrier.handled(INTENTS.topic, INTENTS.partition, 45)
     await guard.check()
@@ -151,22 +153,10 @@ async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
     assert await guard.check() == [INTENTS]
 
 
-async def test_a_commit_past_the_last_handled_record_is_re_read_at_once() -> None:
-    """faust acknowledges only handed records: committed 31 with 25 the highest handled means
-    26..30 were skipped at a partition's tail, where no later record reveals it."""
-    barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
-    guard, app, _clock = _guard(end=31, committed=31, barrier=barrier)
-    barrier.handled(INTENTS.topic, INTENTS.partition, 25)
-    assert await guard.check() == [INTENTS]
-    assert app.consumer.seeks == [{INTENTS: 26}]
-    barrier.handled(INTENTS.topic, INTENTS.partition, 30)  # read again: nothing left to do
-    assert await guard.check() == []
-
-
 async def test_a_backlog_is_not_a_hole() -> None:
-    """A busy agent that has not reached the partition's committed offset yet is left alone."""
+    """A busy agent that has not reached the first offset not done yet is left alone."""
     barrier = ReplayBarrier(BrokerSettings(bootstrap="127.0.0.1:1"))
-    guard, _app, clock = _guard(end=60, committed=31, barrier=barrier)
+    guard, _app, clock = _guard(end=60, position=31, barrier=barrier)
     guard.working(INTENTS.topic)
     barrier.handled(INTENTS.topic, INTENTS.partition, 30)
     for now in (0.0, 16.0, 40.0):
@@ -174,22 +164,12 @@ async def test_a_backlog_is_not_a_hole() -> None:
         assert await guard.check() == []
 
 
-async def test_faust_may_not_commit_over_skipped_input_offsets() -> None:
-    guard, app, _clock = _guard(end=60, committed=31)
-    guard.keep_holes()
-    await app.consumer._add_gap(INTENTS, 32, 36)  # an input topic: held, not recorded
-    changelog = TP("processors-intents-changelog", 2)
-    await app.consumer._add_gap(changelog, 7, 9)  # compacted: faust's own rule stands
-    assert app.consumer.gaps == [(changelog, 7, 9)]
-    assert guard.metrics.counters["consumer.skips_held"] == 1
-
-
 @pytest.mark.parametrize(
     "busy",
     ["working", "recently_idle", "queued", "rebalancing", "recovery", "flow", "caught_up"],
 )
 async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
-    guard, app, clock = _guard(end=37, committed=31)
+    guard, app, clock = _guard(end=37, position=31)
     if busy == "working":  # inside a batch (e.g. behind the replay barrier)
         guard.working(INTENTS.topic)
     elif busy == "queued":
@@ -201,7 +181,7 @@ async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
     elif busy == "flow":
         app.flow_control.active = False
     else:
-        app.consumer._committed_offset[INTENTS] = 37
+        app.positions[INTENTS] = 37
     try:
         for now in (0.0, 10.0, 20.0, 30.0, 60.0):
             clock.now = now
@@ -214,8 +194,8 @@ async def test_leaves_busy_or_settled_partitions_alone(busy: str) -> None:
 
 
 def test_reads_only_what_the_installed_faust_has() -> None:
-    """The guard and the task dump read faust internals: fail here, not silently at runtime,
-    when a faust upgrade renames one."""
+    """The guard, the input offsets and the task dump read or replace faust internals: fail
+    here, not silently at runtime, when a faust upgrade renames one."""
     from broker.app import build_app
 
     app, _ = build_app(BrokerSettings(bootstrap="127.0.0.1:1", app_id="guard-contract"))
@@ -223,9 +203,12 @@ def test_reads_only_what_the_installed_faust_has() -> None:
     assert callable(app.flow_control.is_active)
     assert isinstance(app.rebalancing, bool) and isinstance(app.in_recovery, bool)
     consumer = app.consumer
-    for name in ("_committed_offset", "_read_offset", "_acked", "_paused_partitions"):
+    for name in ("_committed_offset", "_read_offset", "_acked", "_acked_index"):
         assert hasattr(consumer, name), name
-    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait", "_add_gap"):
+    assert hasattr(consumer, "_paused_partitions")
+    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait"):
+        assert callable(getattr(consumer, name)), name
+    for name in ("_new_offset", "_add_gap"):
         assert callable(getattr(consumer, name)), name
     assert isinstance(consumer.flow_active, bool)
     assert hasattr(consumer, "_active_partitions") and hasattr(consumer, "_buffered_partitions")

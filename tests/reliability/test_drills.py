@@ -13,7 +13,7 @@ import pytest
 
 from drills import broker_restart, cluster, processor_crash, vendor_crash
 
-# part of `make test` (but the one marked open_bug); `make test-drills` runs all of them
+# part of `make test`; `make test-drills` runs only these
 pytestmark = [pytest.mark.kafka, pytest.mark.drills]
 
 
@@ -27,7 +27,6 @@ def _clean(result: dict[str, object]) -> None:
     assert result["passed"], json.dumps(result, default=str)[:3000]
 
 
-@pytest.mark.open_bug  # faust can commit past inputs it never handed over: docs/reliability.md
 async def test_processor_crash_kill_9_twice(tmp_path: Path) -> None:
     result = await processor_crash.drill(
         intents=240, rate=30, kills=2, down_s=1.0, expires_s=90, seed=3, work=tmp_path,

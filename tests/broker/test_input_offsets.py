@@ -1,0 +1,145 @@
+"""Commits of input partitions never pass a record that was not handled.
+
+The first tests pin why the processors keep their own record: faust-streaming's commit choice,
+on its real consumer object, passes records the agent was never handed. The last ones read the
+group's committed offsets from a real broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import OffsetAndMetadata
+from faust.types import TP
+
+from broker.app import build_app
+from broker.input_offsets import InputOffsets, _Progress
+from broker.metrics import Metrics
+from broker.processors.incoming import Incoming
+from broker.settings import BrokerSettings
+
+INPUT = "intentcast.intents.submitted"
+OTHER = "processors-intents-changelog"
+
+
+def _rec(offset: int, topic: str = INPUT, partition: int = 0) -> Incoming:
+    return Incoming(topic=topic, partition=partition, offset=offset, key=b"k", value=b"v")
+
+
+def _offsets(start: int = 3) -> InputOffsets:
+    """Partition 0 of INPUT known to start at `start`, as if read from the group."""
+    settings = BrokerSettings(bootstrap="127.0.0.1:1")
+    offsets = InputOffsets(settings, frozenset({INPUT}), Metrics("t"))
+    offsets._progress[(INPUT, 0)] = _Progress(start)
+    return offsets
+
+
+def _faust_consumer() -> Any:
+    app, _ = build_app(BrokerSettings(bootstrap="127.0.0.1:1", app_id="offsets-contract"))
+    return app.consumer
+
+
+def _acked(consumer: Any, tp: TP, offsets: list[int]) -> None:
+    consumer._acked[tp].extend(offsets)
+    consumer._acked_index[tp].update(offsets)
+
+
+def test_faust_alone_commits_past_records_it_never_handed_over() -> None:
+    """Why `install` exists: with 3..8 never acknowledged, faust still commits past them."""
+    consumer = _faust_consumer()
+    never_committed, committed_at_3 = TP(INPUT, 0), TP(INPUT, 1)
+    _acked(consumer, never_committed, [9, 10])  # committed offset 0 is stored as None too
+    assert consumer._new_offset(never_committed) == 11
+    consumer._committed_offset[committed_at_3] = 3
+    _acked(consumer, committed_at_3, [4, 5])  # offset 3 never handled: one short of a hole
+    assert consumer._new_offset(committed_at_3) == 6
+
+
+def test_installed_commits_stop_at_the_first_offset_not_done() -> None:
+    consumer, offsets = _faust_consumer(), _offsets(start=3)
+    offsets.install(consumer)
+    tp = TP(INPUT, 0)
+    offsets.done([_rec(4), _rec(5)])  # 3 was skipped
+    _acked(consumer, tp, [4, 5])
+    assert consumer._new_offset(tp) == 3
+    assert not consumer._acked[tp] and not consumer._acked_index[tp]  # cannot grow
+    offsets.done([_rec(3)])  # read again and handled: 3, 4, 5 are all done now
+    assert consumer._new_offset(tp) == 6
+    assert consumer._new_offset(TP(INPUT, 1)) is None  # no record handled since assignment
+
+
+def test_other_topics_keep_fausts_own_rules() -> None:
+    consumer, offsets = _faust_consumer(), _offsets()
+    offsets.install(consumer)
+    tp = TP(OTHER, 2)
+    _acked(consumer, tp, [0, 1, 2])
+    assert consumer._new_offset(tp) == 3
+
+
+async def test_offset_jumps_on_input_topics_are_not_gaps_to_commit_over() -> None:
+    consumer, offsets = _faust_consumer(), _offsets()
+    offsets.install(consumer)
+    await consumer._add_gap(TP(INPUT, 0), 32, 36)
+    await consumer._add_gap(TP(OTHER, 2), 7, 9)  # compacted: faust's own rule stands
+    assert not consumer._gap[TP(INPUT, 0)]
+    assert consumer._gap[TP(OTHER, 2)]
+    assert offsets._metrics.counters["consumer.skips_held"] == 1
+
+
+def test_done_advances_only_over_contiguous_offsets() -> None:
+    offsets = _offsets(start=10)
+    offsets.done([_rec(12), _rec(11), _rec(9)])  # 9: a replay of a done record
+    assert offsets.commit_offset(INPUT, 0) == 10
+    offsets.done([_rec(10)])
+    assert offsets.commit_offset(INPUT, 0) == 13
+    offsets.done([_rec(5, partition=4)])  # no baseline yet (e.g. from before a rebalance)
+    assert offsets.commit_offset(INPUT, 4) is None
+    offsets.forget()
+    assert offsets.commit_offset(INPUT, 0) is None
+
+
+@pytest.mark.kafka
+async def test_positions_start_at_the_groups_committed_offsets(
+    kafka_bootstrap: str,
+    unique: Callable[[str], str],
+    make_topics: Callable[..., Awaitable[None]],
+) -> None:
+    topic, group = unique("offsets"), unique("offsets-group")
+    await make_topics(topic, partitions=2)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(6):
+            await producer.send_and_wait(topic, b"v", key=b"k", partition=i % 2)
+    finally:
+        await producer.stop()
+    committer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        while not committer.assignment():
+            await committer.getmany(timeout_ms=200)
+        await committer.commit({TopicPartition(topic, 0): OffsetAndMetadata(2, "")})
+    finally:
+        await committer.stop()
+    settings = BrokerSettings(bootstrap=kafka_bootstrap, app_id=group)
+    offsets = InputOffsets(settings, frozenset({topic}), Metrics("t"))
+    # partition 1 never committed: the log's start
+    assert await offsets.positions([(topic, 0), (topic, 1)]) == {(topic, 0): 2, (topic, 1): 0}
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # retention (here: a records deletion) moved partition 0's start past the commit
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(3)})
+    finally:
+        await admin.close()
+    offsets.forget()
+    assert await offsets.positions([(topic, 0)]) == {(topic, 0): 3}
+    offsets.done([_rec(3, topic)])
+    assert await offsets.positions([(topic, 0)]) == {(topic, 0): 4}
+    offsets.forget()  # a rebalance: read from the group again
+    assert await offsets.positions([(topic, 0)]) == {(topic, 0): 3}
