@@ -106,7 +106,7 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
                 guard.working(source_topic)
                 batch: list[Incoming] = []
                 for event in events:
-                    rec = _incoming(event.message)
+                    rec = Incoming.from_record(event.message, int(event.message.timestamp * 1000))
                     batch += await skips.missed_before(rec)
                     batch.append(rec)
                 for rec in batch:
@@ -214,17 +214,6 @@ def _quiet_client_logs(level: str) -> None:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < numeric:
             logger.setLevel(numeric)
-
-
-def _incoming(message: Any) -> Incoming:
-    return Incoming(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        timestamp_ms=int(message.timestamp * 1000),
-    )
 
 
 async def _guarded(ctx: Context, handler: Handler, rec: Incoming) -> None:

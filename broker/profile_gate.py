@@ -28,6 +28,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from broker.context import Context
 from broker.outputs import Outputs
+from broker.processors.incoming import Incoming, dead_letter
 from broker.processors.profiles import check_vendor_profile, ensure_vendor_topics
 from broker.refusal import Refused
 from schemas import VENDOR_REGISTRY, ReasonCode, SchemaError, encode
@@ -158,14 +159,6 @@ class ProfileGate:
         ctx.metrics.count("profiles.accepted")
 
     async def _dead_letter(self, record: Record, reason: ReasonCode, detail: str) -> None:
-        self._ctx.metrics.count(f"deadletters.{reason.value}")
-        await self._outputs.dead_letter(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            reason=reason,
-            detail=detail,
-        )
+        rec = Incoming.from_record(record, record.timestamp)
+        await dead_letter(self._ctx, rec, reason, detail, outputs=self._outputs)
         await self._outputs.flush()

@@ -47,14 +47,7 @@ class SkipFiller:
         if rec.offset <= expected:
             return []  # in order, or read again from an earlier offset (a replay)
         missed = [
-            Incoming(
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                key=r.key,
-                value=r.value,
-                timestamp_ms=r.timestamp,
-            )
+            Incoming.from_record(r, r.timestamp)
             async for r in read_partition(
                 self.settings,
                 rec.topic,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from broker.context import Context
+from broker.outputs import Outputs
 from schemas import ReasonCode
 
 _MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
@@ -27,6 +29,19 @@ class Incoming:
     value: bytes | None
     timestamp_ms: int = 0
 
+    @classmethod
+    def from_record(cls, record: Any, timestamp_ms: int) -> Incoming:
+        """From a faust message or an aiokafka record (same attribute names; faust's timestamp
+        is in seconds, aiokafka's in milliseconds, so the caller converts)."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            timestamp_ms=timestamp_ms,
+        )
+
     def field(self, name: str) -> str:
         """Best-effort peek at a top-level string field of an invalid message ("" if none)."""
         try:
@@ -43,9 +58,13 @@ class Incoming:
             return ""
 
 
-async def dead_letter(ctx: Context, rec: Incoming, reason: ReasonCode, detail: str) -> None:
+async def dead_letter(
+    ctx: Context, rec: Incoming, reason: ReasonCode, detail: str, outputs: Outputs | None = None
+) -> None:
+    """Queue `rec` for the dead-letter topic with its origin and reason, on the agents' shared
+    outputs unless another component passes its own (it flushes them itself)."""
     ctx.metrics.count(f"deadletters.{reason.value}")
-    await ctx.outputs.dead_letter(
+    await (outputs or ctx.outputs).dead_letter(
         topic=rec.topic,
         partition=rec.partition,
         offset=rec.offset,
