@@ -63,6 +63,7 @@ async def drill(
 
         try:
             result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
+            result["faust_faults"] = stack.faust_faults()
         finally:
             stop.set()
             await supervisor

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -180,6 +181,27 @@ class Stack:
                 console.log("[yellow]processors exited; supervisor restarts them[/]")
                 procs.start()
             await asyncio.sleep(0.5)
+
+    def faust_faults(self) -> dict[str, int]:
+        """What faust got wrong during the run and the processors mended, from their log: the
+        skip filler, the input offsets and the stall guard each log one warning per event."""
+        counts = dict.fromkeys(("skips", "skipped_records_read", "jumps_held", "rereads"), 0)
+        path = self.workdir / "processors.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        for line in lines:
+            try:
+                entry = json.loads(line[line.find("{") :])
+            except ValueError:
+                continue  # not one of the processors' JSON lines
+            logger, msg = entry.get("logger", ""), str(entry.get("msg", ""))
+            if logger.endswith(".skip_filler") and (found := re.search(r"read (\d+) of", msg)):
+                counts["skips"] += 1
+                counts["skipped_records_read"] += int(found.group(1))
+            elif logger.endswith(".input_offsets"):
+                counts["jumps_held"] += 1
+            elif logger.endswith(".stall_guard") and " stuck: " in msg:
+                counts["rereads"] += 1
+        return counts
 
     def rss_kib(self) -> int | None:
         """Resident memory of the processors' process (VmRSS), if it runs."""
