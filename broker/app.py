@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 
 from broker import task_dump
 from broker.context import Context, IntentStore
@@ -95,6 +96,15 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             *names, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
+    async def stop_worker(agent: str, exc: Exception) -> None:
+        """An error outside `_guarded` (Kafka away beyond the retries, a failed flush): faust
+        would restart only the agent, in a worker whose outputs refuse every later flush, so
+        the whole worker stops (exit status 1) before the batch is marked done; its supervisor
+        (systemd, Kubernetes, docker compose's restart policy) starts it again and it replays
+        from the committed offsets."""
+        log.critical("agent %s failed (%r); stopping the worker", agent, exc)
+        await app.crash(exc)
+
     def agent(source_topic: str, handler: Handler, name: str) -> None:
         async def handle(rec: Incoming) -> None:
             await _guarded(ctx, handler, rec)
@@ -102,19 +112,24 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
             ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
 
         async def process(stream: Any) -> AsyncIterator[None]:
-            async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
-                guard.working(source_topic)
-                batch: list[Incoming] = []
-                for event in events:
-                    rec = Incoming.from_record(event.message, int(event.message.timestamp * 1000))
-                    batch += await skips.missed_before(rec)
-                    batch.append(rec)
-                for rec in batch:
-                    await handle(rec)
-                await ctx.commit_batch()
-                offsets.done(batch)  # outputs acknowledged: these offsets may be committed
-                guard.idle(source_topic)
-                yield None
+            try:
+                async for events in stream.take_events(BATCH, within=BATCH_WINDOW_S):
+                    guard.working(source_topic)
+                    batch: list[Incoming] = []
+                    for event in events:
+                        message = event.message
+                        rec = Incoming.from_record(message, int(message.timestamp * 1000))
+                        batch += await skips.missed_before(rec)
+                        batch.append(rec)
+                    for rec in batch:
+                        await handle(rec)
+                    await ctx.commit_batch()
+                    offsets.done(batch)  # outputs acknowledged: these offsets may be committed
+                    guard.idle(source_topic)
+                    yield None
+            except Exception as exc:
+                await stop_worker(name, exc)
+                raise
 
         process.__name__ = name
         app.agent(topic(source_topic), name=name, concurrency=1)(process)
@@ -219,11 +234,15 @@ def _quiet_client_logs(level: str) -> None:
 async def _guarded(ctx: Context, handler: Handler, rec: Incoming) -> None:
     """A bug on one odd record must not stall the stream: dead-letter it as internal_error.
 
-    Kafka failures while sending are not caught here: they surface at `commit_batch`, and the
-    worker stops without committing, so the batch is replayed after a restart.
+    Kafka failures are not the record's fault and are not caught here: a read that still fails
+    after its retries (`broker.partition_reader`), like a send that fails at `commit_batch`,
+    stops the worker (`stop_worker` in `build_app`) before anything of the batch is committed,
+    so the batch is replayed after a restart.
     """
     try:
         await handler(ctx, rec)
+    except KafkaError:
+        raise
     except Exception as exc:
         log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
         ctx.metrics.count("internal_errors")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from broker.kafka_meta import group_positions
 from broker.metrics import Metrics
@@ -34,6 +35,7 @@ from broker.settings import BrokerSettings
 
 log = logging.getLogger("intentcast.broker.input_offsets")
 Key = tuple[str, int]
+LOAD_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -51,6 +53,15 @@ class InputOffsets:
         self._metrics = metrics
         self._progress: dict[Key, _Progress] = {}
         self._loading = asyncio.Lock()
+        self._consumer: Any = None  # faust's consumer, from `install`
+
+    def _assigned(self) -> set[Key]:
+        """The worker's input partitions, once `install` has the consumer (empty before)."""
+        try:
+            assignment = self._consumer.assignment() if self._consumer is not None else ()
+        except Exception:  # a worker between assignments has no consumer to ask yet
+            return set()
+        return {(tp.topic, tp.partition) for tp in assignment if tp.topic in self.topics}
 
     def forget(self) -> None:
         """On every rebalance: another worker may have committed meanwhile; start again from
@@ -58,23 +69,35 @@ class InputOffsets:
         self._progress.clear()
 
     async def ensure(self, keys: Iterable[Key]) -> None:
-        """Read the group's committed offsets for the partitions not known yet (one request)."""
+        """Read the group's committed offsets for the partitions not known yet (one request).
+
+        If Kafka does not answer, the partitions stay unknown and are tried again at the next
+        need: meanwhile nothing of them is committed, which only means more to replay later.
+        """
         async with self._loading:
-            missing = sorted({k for k in keys if k not in self._progress})
+            wanted = set(keys) | self._assigned()  # one request after a rebalance, not one each
+            missing = sorted(k for k in wanted if k not in self._progress)
             if not missing:
                 return
-            positions = await group_positions(
-                self._settings.kafka_kwargs(),
-                self._settings.app_id,
-                [TopicPartition(t, p) for t, p in missing],
-            )
+            try:
+                positions = await asyncio.wait_for(
+                    group_positions(
+                        self._settings.kafka_kwargs(),
+                        self._settings.app_id,
+                        [TopicPartition(t, p) for t, p in missing],
+                    ),
+                    LOAD_TIMEOUT_S,
+                )
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("committed offsets not read (%r); commits wait for them", exc)
+                return
             for tp, offset in positions.items():
                 self._progress.setdefault((tp.topic, tp.partition), _Progress(offset))
 
     async def positions(self, keys: list[Key]) -> dict[Key, int]:
-        """Per partition, the first offset whose record is not done yet."""
+        """Per partition, the first offset whose record is not done yet (known ones only)."""
         await self.ensure(keys)
-        return {k: self._progress[k].next for k in keys}
+        return {k: self._progress[k].next for k in keys if k in self._progress}
 
     def done(self, records: Iterable[Incoming]) -> None:
         """Call once the records were handled and their batch's outputs acknowledged."""
@@ -100,6 +123,7 @@ class InputOffsets:
         cannot grow). `_add_gap` is where faust notes an offset jump to commit over later; for
         input topics the jump is only logged and counted.
         """
+        self._consumer = consumer
         new_offset, add_gap, topics = consumer._new_offset, consumer._add_gap, self.topics
 
         def _new_offset(tp: Any) -> int | None:

@@ -41,10 +41,10 @@ class SkipFiller:
         """The records of `rec`'s partition between the last one handed over and `rec`."""
         key = (rec.topic, rec.partition)
         expected = self._next.get(key)
-        if expected is None:
-            expected = (await self.positions_of([key]))[key]
+        if expected is None:  # unknown if Kafka did not answer: then only later jumps count
+            expected = (await self.positions_of([key])).get(key)
         self._next[key] = rec.offset + 1
-        if rec.offset <= expected:
+        if expected is None or rec.offset <= expected:
             return []  # in order, or read again from an earlier offset (a replay)
         missed = [
             Incoming.from_record(r, r.timestamp)

@@ -112,8 +112,8 @@ class StallGuard:
         positions = await self.positions_of([(tp.topic, tp.partition) for tp in assigned])
         rewound = []
         for tp in assigned:
-            position, end = positions[(tp.topic, tp.partition)], ends.get(tp)
-            if end is None or end <= position or self._queued(tp.topic):
+            position, end = positions.get((tp.topic, tp.partition)), ends.get(tp)
+            if position is None or end is None or end <= position or self._queued(tp.topic):
                 self._seen.pop(tp, None)
                 continue
             seen = self._seen.get(tp)

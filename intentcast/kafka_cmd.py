@@ -150,10 +150,11 @@ def stop(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -
         node = _node(port, data_dir)
     except KafkaLaunchError as exc:
         raise fail(str(exc)) from exc
+    # the node is found by its folder's pid file, so name the folder, not only the port
     if node.stop():
-        console.print(f"Kafka on port {port} stopped.")
+        console.print(f"Kafka stopped (data and log in {node.data_dir}).")
     else:
-        console.print(f"No Kafka of ours was running on port {port}.")
+        console.print(f"No Kafka of ours was running from {node.data_dir}.")
 
 
 @app.command()

@@ -129,8 +129,14 @@ async def test_positions_start_at_the_groups_committed_offsets(
         await committer.stop()
     settings = BrokerSettings(bootstrap=kafka_bootstrap, app_id=group)
     offsets = InputOffsets(settings, frozenset({topic}), Metrics("t"))
-    # partition 1 never committed: the log's start
-    assert await offsets.positions([(topic, 0), (topic, 1)]) == {(topic, 0): 2, (topic, 1): 0}
+    consumer = _faust_consumer()
+    consumer.assignment = lambda: {TP(topic, 0), TP(topic, 1), TP(OTHER, 0)}
+    offsets.install(consumer)
+    assert await offsets.positions([(topic, 0)]) == {(topic, 0): 2}
+    # the whole assignment was read in the same request; partition 1 never committed: the
+    # log's start
+    assert offsets.commit_offset(topic, 1) == 0
+    assert offsets.commit_offset(OTHER, 0) is None  # not an input topic
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:  # retention (here: a records deletion) moved partition 0's start past the commit
@@ -143,3 +149,12 @@ async def test_positions_start_at_the_groups_committed_offsets(
     assert await offsets.positions([(topic, 0)]) == {(topic, 0): 4}
     offsets.forget()  # a rebalance: read from the group again
     assert await offsets.positions([(topic, 0)]) == {(topic, 0): 3}
+
+
+async def test_without_kafka_partitions_stay_unknown_and_nothing_is_committed() -> None:
+    offsets = InputOffsets(
+        BrokerSettings(bootstrap="127.0.0.1:1"), frozenset({INPUT}), Metrics("t")
+    )
+    assert await offsets.positions([(INPUT, 0)]) == {}  # tried again at the next need
+    offsets.done([_rec(0)])
+    assert offsets.commit_offset(INPUT, 0) is None
