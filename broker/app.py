@@ -1,7 +1,8 @@
 """The faust-streaming application: topics, the intent table and one agent per processor.
 
 Agents run with concurrency 1 and process small batches: outputs of a batch are acknowledged
-before its state is applied and before faust may commit its offsets (see `Context`).
+before its state is applied (see `Context`) and before its input offsets count as done and may
+be committed (see `broker.input_offsets`).
 """
 
 from __future__ import annotations
