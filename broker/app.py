@@ -147,9 +147,10 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         ctx.metrics,
         ctx.ledger.replay.handled_upto,
         offsets.positions,
+        offsets.deleted_below,
         settings.stall_rewind_seconds,
     )
-    skips = SkipFiller(settings, ctx.metrics, offsets.positions)
+    skips = SkipFiller(settings, ctx.metrics, offsets.positions, offsets.deleted_below)
     agent(INTENTS_SUBMITTED, handle_intent, "intake")
     agent(OFFERS_SUBMITTED, handle_offer, "offers")
     agent(ACCEPTANCES, handle_acceptance, "acceptances")

@@ -43,6 +43,11 @@ class _Progress:
     next: int  # the first offset not done; every offset below it is
     ahead: set[int] = field(default_factory=set)  # done offsets beyond `next`
 
+    def advance(self) -> None:
+        while self.next in self.ahead:
+            self.ahead.remove(self.next)
+            self.next += 1
+
 
 class InputOffsets:
     """Per input partition since the last assignment: the first offset not yet done."""
@@ -106,9 +111,25 @@ class InputOffsets:
             if progress is None or rec.offset < progress.next:
                 continue  # from before the last rebalance, or a replay of a done record
             progress.ahead.add(rec.offset)
-            while progress.next in progress.ahead:
-                progress.ahead.remove(progress.next)
-                progress.next += 1
+            progress.advance()
+
+    def deleted_below(self, topic: str, partition: int, start: int) -> None:
+        """The log now starts at `start` (retention deleted what was before): records below it
+        that were not handled never will be, so they stop holding the commit back. Loud,
+        because those inputs are lost with the log."""
+        progress = self._progress.get((topic, partition))
+        if progress is None or start <= progress.next:
+            return
+        lost = start - progress.next - sum(1 for o in progress.ahead if o < start)
+        log.error(
+            "%s[%d]: offsets %d..%d were deleted by retention before they were handled (%d"
+            " records); going on from %d", topic, partition, progress.next, start - 1, lost,
+            start,
+        )  # fmt: skip
+        self._metrics.count("consumer.deleted_unhandled", lost)
+        progress.ahead = {o for o in progress.ahead if o >= start}
+        progress.next = start
+        progress.advance()
 
     def commit_offset(self, topic: str, partition: int) -> int | None:
         """The offset the group may commit: everything before it is done. None if unknown."""

@@ -31,6 +31,7 @@ class SkipFiller:
     settings: BrokerSettings
     metrics: Metrics
     positions_of: PositionsOf  # the first offset not done, per partition (input_offsets)
+    deleted_below: Callable[[str, int, int], None]  # the log starts later than expected
     _next: dict[Key, int] = field(default_factory=dict)
 
     def forget(self) -> None:
@@ -62,5 +63,8 @@ class SkipFiller:
             " log and handled them first", rec.topic, rec.partition, expected, rec.offset - 1,
             len(missed),
         )  # fmt: skip
+        first = missed[0].offset if missed else rec.offset
+        if first > expected:  # retention removed the oldest of them from the log
+            self.deleted_below(rec.topic, rec.partition, first)
         self.metrics.count("consumer.skips_filled", len(missed))
         return missed

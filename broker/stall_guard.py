@@ -10,7 +10,9 @@ guard watches each input partition's first offset not done; when it has not move
   were skipped), or
 - the agent has been idle all that time (nothing is handed to it at all),
 with no rebalance or recovery under way, it makes the partition fetchable again and seeks it
-back to that offset; if the re-read races faust's fetch loop, the next check retries.
+back to that offset; if the re-read races faust's fetch loop, the next check retries. If the
+log now starts past that offset (retention deleted the records), a re-read would begin past
+them again, so the guard tells the record of done offsets instead (`deleted_below`).
 Every step recognises replays (intent table, delivered-offer tail, agreement log), so re-reading
 records that were handled costs time, never a duplicate.
 """
@@ -45,6 +47,8 @@ class StallGuard:
     handled_upto: Callable[[str, int], int]
     # per partition, the first offset not done yet (broker.input_offsets)
     positions_of: Callable[[list[tuple[str, int]]], Awaitable[dict[tuple[str, int], int]]]
+    # tells that record the log now starts past unhandled offsets (retention)
+    deleted_below: Callable[[str, int, int], None]
     stuck_after_s: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _seen: dict[Any, _Seen] = field(default_factory=dict)
@@ -126,6 +130,12 @@ class StallGuard:
             handled = self.handled_upto(tp.topic, tp.partition)
             hole = handled >= position
             if not hole and self._agent_idle_for(tp.topic, now) < self.stuck_after_s:
+                continue
+            start = (await consumer.earliest_offsets(tp)).get(tp)
+            if start is not None and start > position:
+                # deleted by retention: a re-read would start past them again, forever
+                self.deleted_below(tp.topic, tp.partition, start)
+                del self._seen[tp]
                 continue
             why = (
                 f"first offset not done {position}, log end {end}, handled up to {handled},"

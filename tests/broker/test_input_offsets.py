@@ -102,6 +102,19 @@ def test_done_advances_only_over_contiguous_offsets() -> None:
     assert offsets.commit_offset(INPUT, 0) is None
 
 
+def test_records_deleted_before_they_were_handled_stop_holding_the_commit() -> None:
+    offsets = _offsets(start=10)
+    offsets.done([_rec(12), _rec(60)])
+    offsets.deleted_below(INPUT, 0, 5)  # nothing unhandled below 5: no change
+    assert offsets.commit_offset(INPUT, 0) == 10
+    offsets.deleted_below(INPUT, 0, 50)  # 10..49 gone, 12 of them had been handled
+    assert offsets.commit_offset(INPUT, 0) == 50
+    assert offsets._metrics.counters["consumer.deleted_unhandled"] == 39
+    offsets.done([_rec(50), _rec(51), _rec(52), _rec(53), _rec(54), _rec(55), _rec(56)])
+    offsets.done([_rec(57), _rec(58), _rec(59)])
+    assert offsets.commit_offset(INPUT, 0) == 61  # 60 was done before
+
+
 @pytest.mark.kafka
 async def test_positions_start_at_the_groups_committed_offsets(
     kafka_bootstrap: str,

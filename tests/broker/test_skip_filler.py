@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from broker.metrics import Metrics
 from broker.processors.incoming import Incoming
@@ -38,8 +39,12 @@ async def test_records_between_the_last_handed_over_and_the_next_are_read_in_ord
     async def positions_of(keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         return {k: committed[k] for k in keys}
 
+    deleted: list[tuple[str, int, int]] = []
     filler = SkipFiller(
-        BrokerSettings(bootstrap=kafka_bootstrap, app_id="skip-test"), Metrics("test"), positions_of
+        BrokerSettings(bootstrap=kafka_bootstrap, app_id="skip-test"),
+        Metrics("test"),
+        positions_of,
+        lambda t, p, start: deleted.append((t, p, start)),
     )
     # the first record after an assignment is compared with the first offset not done
     assert await filler.missed_before(_rec(topic, 2)) == []
@@ -58,3 +63,16 @@ async def test_records_between_the_last_handed_over_and_the_next_are_read_in_ord
     filler.forget()
     committed[(topic, 0)] = 8
     assert [m.offset for m in await filler.missed_before(_rec(topic, 9))] == [8]
+    assert deleted == []
+    # retention deleted 0..5 while a worker was behind them: the filler reads what is left
+    # and says where the log starts now
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(6)})
+    finally:
+        await admin.close()
+    filler.forget()
+    committed[(topic, 0)] = 3
+    assert [m.offset for m in await filler.missed_before(_rec(topic, 8))] == [6, 7]
+    assert deleted == [(topic, 0, 6)]

@@ -40,6 +40,7 @@ class Channel:
 @dataclass
 class Consumer:
     ends: dict[TP, int]
+    starts: dict[TP, int] = field(default_factory=dict)  # the log's first offset
     flow_active: bool = True
     _active_partitions: set[TP] = field(default_factory=set)
     _read_offset: dict[TP, int | None] = field(default_factory=dict)
@@ -50,6 +51,9 @@ class Consumer:
 
     async def highwaters(self, *tps: TP) -> dict[TP, int]:
         return {tp: self.ends[tp] for tp in tps}
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.starts.get(tp, 0) for tp in tps}
 
     def resume_partitions(self, tps: set[TP]) -> None:
         self._active_partitions |= tps
@@ -76,6 +80,7 @@ class App:
     consumer: Consumer
     topics: Topics
     positions: dict[tuple[str, int], int]  # the first offset not done, per partition
+    deleted: list[tuple[str, int, int]] = field(default_factory=list)
     flow_control: FlowControl = field(default_factory=FlowControl)
     rebalancing: bool = False
     in_recovery: bool = False
@@ -111,6 +116,7 @@ def _guard(
         metrics,
         handled.handled_upto,
         positions_of,
+        lambda t, p, start: app.deleted.append((t, p, start)),
         stuck_after_s=15.0,
         clock=clock,
     )
@@ -151,6 +157,18 @@ async def test_a_hole_is_rewound_while_the_agent_keeps_working() -> None:
     await guard.check()
     clock.now = 16.0
     assert await guard.check() == [INTENTS]
+
+
+async def test_records_deleted_by_retention_are_not_re_read_forever() -> None:
+    """A re-read from below the log's start would begin past the hole again: the record of
+    done offsets is told instead, and nothing is rewound."""
+    guard, app, clock = _guard(end=60, position=10)
+    app.consumer.starts[INTENTS] = 50
+    await guard.check()
+    clock.now = 16.0
+    assert await guard.check() == []
+    assert app.deleted == [(INTENTS.topic, INTENTS.partition, 50)]
+    assert app.consumer.seeks == []
 
 
 async def test_a_backlog_is_not_a_hole() -> None:
@@ -206,7 +224,7 @@ def test_reads_only_what_the_installed_faust_has() -> None:
     for name in ("_committed_offset", "_read_offset", "_acked", "_acked_index"):
         assert hasattr(consumer, name), name
     assert hasattr(consumer, "_paused_partitions")
-    for name in ("assignment", "highwaters", "resume_partitions", "seek_wait"):
+    for name in ("assignment", "highwaters", "earliest_offsets", "resume_partitions", "seek_wait"):
         assert callable(getattr(consumer, name)), name
     for name in ("_new_offset", "_add_gap"):
         assert callable(getattr(consumer, name)), name
