@@ -59,6 +59,7 @@ class InputOffsets:
         self._progress: dict[Key, _Progress] = {}
         self._loading = asyncio.Lock()
         self._consumer: Any = None  # faust's consumer, from `install`
+        self._generation = 0  # rebalances seen; a read that spans one is thrown away
 
     def _assigned(self) -> set[Key]:
         """The worker's input partitions, once `install` has the consumer (empty before)."""
@@ -72,6 +73,7 @@ class InputOffsets:
         """On every rebalance: another worker may have committed meanwhile; start again from
         the group's committed offsets."""
         self._progress.clear()
+        self._generation += 1
 
     async def ensure(self, keys: Iterable[Key]) -> None:
         """Read the group's committed offsets for the partitions not known yet (one request).
@@ -84,6 +86,7 @@ class InputOffsets:
             missing = sorted(k for k in wanted if k not in self._progress)
             if not missing:
                 return
+            generation = self._generation
             try:
                 positions = await asyncio.wait_for(
                     group_positions(
@@ -96,6 +99,8 @@ class InputOffsets:
             except (TimeoutError, KafkaError) as exc:
                 log.warning("committed offsets not read (%r); commits wait for them", exc)
                 return
+            if generation != self._generation:
+                return  # read before a rebalance: the next need reads again
             for tp, offset in positions.items():
                 self._progress.setdefault((tp.topic, tp.partition), _Progress(offset))
 

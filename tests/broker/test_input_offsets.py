@@ -7,6 +7,7 @@ group's committed offsets from a real broker.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -161,6 +162,12 @@ async def test_positions_start_at_the_groups_committed_offsets(
     offsets.done([_rec(3, topic)])
     assert await offsets.positions([(topic, 0)]) == {(topic, 0): 4}
     offsets.forget()  # a rebalance: read from the group again
+    assert await offsets.positions([(topic, 0)]) == {(topic, 0): 3}
+    offsets.forget()
+    reading = asyncio.create_task(offsets.positions([(topic, 0)]))
+    await asyncio.sleep(0)  # the read is under way (waiting on the network)...
+    offsets.forget()  # ...when a rebalance comes: what it read may be stale, so it is dropped
+    assert await reading == {}
     assert await offsets.positions([(topic, 0)]) == {(topic, 0): 3}
 
 
