@@ -17,7 +17,16 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, run_drill, until, workdir_for
+from drills.harness import (
+    OUT_OPTION,
+    WORKDIR_OPTION,
+    Stack,
+    console,
+    report,
+    run_drill,
+    until,
+    workdir_for,
+)
 from drills.verdict import run_flow
 
 
@@ -79,8 +88,8 @@ def main(
     rate: float = typer.Option(50.0, help="Intents per second."),
     down_s: float = typer.Option(10.0, help="Seconds Kafka stays down."),
     expires_s: float = typer.Option(120.0, help="Intent lifetime; unaccepted intents expire."),
-    workdir: Path = typer.Option(None, help="Folder for Kafka and logs (default: temp)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Broker restart drill: every intent final, one agreement per acceptance, audit ok."""
     work = workdir_for("broker-restart", workdir)

@@ -17,7 +17,17 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, run_drill, topic_config, until, workdir_for
+from drills.harness import (
+    OUT_OPTION,
+    WORKDIR_OPTION,
+    Stack,
+    console,
+    report,
+    run_drill,
+    topic_config,
+    until,
+    workdir_for,
+)
 from drills.verdict import run_flow
 from schemas import AGREEMENTS
 
@@ -81,8 +91,8 @@ def main(
     node: int = typer.Option(1, help="Which node (1-3) to stop at 40% of the run."),
     kill: bool = typer.Option(False, help="SIGKILL the node instead of SIGTERM."),
     expires_s: float = typer.Option(120.0, help="Intent lifetime; unaccepted intents expire."),
-    workdir: Path = typer.Option(None, help="Folder for the cluster and logs (default: temp)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Cluster drill: one of three nodes stops mid-run; nothing is lost, the run finishes."""
     work = workdir_for("cluster", workdir)

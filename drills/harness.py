@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import typer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from rich.console import Console
@@ -37,6 +38,9 @@ from intentcast.processes import Processors
 
 console = Console()
 APP_ID = "drill-processors"
+# the options every drill script takes (typer reads one OptionInfo per use)
+WORKDIR_OPTION = typer.Option(None, help="Folder for Kafka and logs (default: a temp folder).")
+OUT_OPTION = typer.Option(None, help="JSON result file (default .intentcast/drills/).")
 
 
 def free_base_port(span: int) -> int:

@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 
 from agents import IntentKeys, OfferDraft, build_offer
 from drills.flow import Tail, make_intent
-from drills.harness import Stack, report, run_drill, workdir_for
+from drills.harness import OUT_OPTION, WORKDIR_OPTION, Stack, report, run_drill, workdir_for
 from drills.vendors import DRILL_VENDORS
 from schemas import (
     ACCEPTANCES,
@@ -274,8 +274,8 @@ async def drill(rounds: int, work: Path) -> dict[str, Any]:
 
 def main(
     rounds: int = typer.Option(3, help="How many times the whole corpus is thrown."),
-    workdir: Path = typer.Option(None, help="Folder for Kafka and logs (default: temp)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Hostile input drill: every record ends in the dead-letter topic, status or feedback."""
     work = workdir_for("hostile", workdir)

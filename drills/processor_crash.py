@@ -14,7 +14,16 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, run_drill, until, workdir_for
+from drills.harness import (
+    OUT_OPTION,
+    WORKDIR_OPTION,
+    Stack,
+    console,
+    report,
+    run_drill,
+    until,
+    workdir_for,
+)
 from drills.verdict import run_flow
 
 
@@ -92,8 +101,8 @@ def main(
     min_gap_s: float = typer.Option(
         10.0, help="Seconds a restarted worker gets before the next kill (0: kill at once)."
     ),
-    workdir: Path = typer.Option(None, help="Folder for Kafka, logs (default: a temp folder)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Processor crash drill: every intent final, one agreement per acceptance, audit ok."""
     work = workdir_for("processor-crash", workdir)

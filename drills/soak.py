@@ -21,7 +21,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from broker.kafka_meta import topic_partitions
 from broker.settings import BrokerSettings
 from drills.flow import Flow, FlowPlan, Tail
-from drills.harness import Stack, console, report, run_drill, workdir_for
+from drills.harness import (
+    OUT_OPTION,
+    WORKDIR_OPTION,
+    Stack,
+    console,
+    report,
+    run_drill,
+    workdir_for,
+)
 from drills.verdict import verdict
 from schemas import (
     ACCEPTANCES,
@@ -123,8 +131,8 @@ def main(
     minutes: float = typer.Option(10.0, help="How long to publish at the steady rate."),
     rate: float = typer.Option(20.0, help="Intents per second."),
     expires_s: float = typer.Option(60.0, help="Intent lifetime."),
-    workdir: Path = typer.Option(None, help="Folder for Kafka and logs (default: temp)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Soak: RSS at start and end, intents leave the table, consumer lag back to zero."""
     work = workdir_for("soak", workdir)

@@ -15,7 +15,16 @@ from typing import Any
 import typer
 
 from drills.flow import Flow, FlowPlan
-from drills.harness import Stack, console, report, run_drill, until, workdir_for
+from drills.harness import (
+    OUT_OPTION,
+    WORKDIR_OPTION,
+    Stack,
+    console,
+    report,
+    run_drill,
+    until,
+    workdir_for,
+)
 from drills.verdict import run_flow
 
 TWIN = "drill-a"
@@ -59,8 +68,8 @@ def main(
     intents: int = typer.Option(3000, help="Intents to publish."),
     rate: float = typer.Option(50.0, help="Intents per second."),
     expires_s: float = typer.Option(90.0, help="Intent lifetime; unaccepted intents expire."),
-    workdir: Path = typer.Option(None, help="Folder for Kafka and logs (default: temp)."),
-    out: Path = typer.Option(None, help="JSON result file (default .intentcast/drills/)."),
+    workdir: Path = WORKDIR_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Vendor crash drill: no intent is left without an offer from the crashed vendor's id."""
     work = workdir_for("vendor-crash", workdir)
