@@ -8,31 +8,55 @@ agreement and committing the acceptance cannot fork the chain or record an inten
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from broker.delivered import DeliveredOffers
 from broker.outputs import Outputs
 from broker.partition_reader import read_partition
 from broker.replay import ReplayBarrier
 from broker.settings import BrokerSettings
-from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode
+from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode, utcnow
 
 BuildAgreement = Callable[[int, str], Agreement]  # (seq, prev_hash) -> agreement
+
+
+# how long after its intent expired an agreement is still looked up: the intent table drops an
+# intent at expiry, and an acceptance whose intent is not in the table is refused before the
+# ledger is asked, so older entries would only grow memory with every agreement ever made
+KEEP_AFTER_EXPIRY = timedelta(hours=1)
 
 
 @dataclass
 class ChainState:
     seq: int = -1
     head: str = GENESIS_HASH
-    by_intent: dict[str, str] = field(default_factory=dict)  # intent_id -> agreement_id
+    # intent_id -> agreement_id, for the intents that may still be in the intent table
+    by_intent: dict[str, str] = field(default_factory=dict)
+    _expiries: list[tuple[datetime, str]] = field(default_factory=list)  # a heap
+
+    def add(self, agreement: Agreement, horizon: datetime) -> None:
+        """Advance the head; remember the intent unless it expired before `horizon`, and
+        forget those that did."""
+        self.seq, self.head = agreement.seq, agreement.agreement_id
+        intent = agreement.intent
+        if intent.expires_at >= horizon:
+            self.by_intent[intent.intent_id] = agreement.agreement_id
+            heapq.heappush(self._expiries, (intent.expires_at, intent.intent_id))
+        while self._expiries and self._expiries[0][0] < horizon:
+            self.by_intent.pop(heapq.heappop(self._expiries)[1], None)
 
 
 class Ledger:
-    def __init__(self, settings: BrokerSettings, outputs: Outputs) -> None:
+    def __init__(
+        self, settings: BrokerSettings, outputs: Outputs, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._settings = settings
         self._outputs = outputs
+        self._clock = clock
         self._chains: dict[int, ChainState] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self.delivered = DeliveredOffers(settings)  # the same recovery, for delivered offers
@@ -51,7 +75,7 @@ class Ledger:
     async def chain(self, partition: int) -> ChainState:
         state = self._chains.get(partition)
         if state is None:
-            state = await read_chain(self._settings, partition)
+            state = await read_chain(self._settings, partition, self._horizon())
             self._chains[partition] = state
         return state
 
@@ -74,9 +98,13 @@ class Ledger:
             await self._outputs.send(
                 AGREEMENTS, encode(agreement), intent_id.encode(), partition=partition
             )
-            state.seq, state.head = agreement.seq, agreement.agreement_id
-            state.by_intent[intent_id] = agreement.agreement_id
+            state.add(agreement, self._horizon())
             return agreement
+
+    def _horizon(self) -> datetime:
+        """Intents that expired before this are out of every worker's table."""
+        skew = timedelta(seconds=self._settings.max_clock_skew_seconds)
+        return self._clock() - skew - KEEP_AFTER_EXPIRY
 
 
 async def find_recorded(
@@ -92,8 +120,9 @@ async def find_recorded(
     return None
 
 
-async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
-    """Fold one partition of the log into its head and the intents it already records."""
+async def read_chain(settings: BrokerSettings, partition: int, horizon: datetime) -> ChainState:
+    """Fold one partition of the log into its head and the intents it already records
+    (those that expired before `horizon` are left out)."""
     state = ChainState()
     client_id = f"{settings.app_id}-ledger"
     async for record in read_partition(settings, AGREEMENTS, partition, client_id=client_id):
@@ -101,6 +130,5 @@ async def read_chain(settings: BrokerSettings, partition: int) -> ChainState:
             agreement = decode(Agreement, record.value or b"")
         except SchemaError:
             continue  # not ours to fix here; `audit verify` reports it
-        state.seq, state.head = agreement.seq, agreement.agreement_id
-        state.by_intent[agreement.intent.intent_id] = agreement.agreement_id
+        state.add(agreement, horizon)
     return state
