@@ -24,12 +24,6 @@ from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, en
 BuildAgreement = Callable[[int, str], Agreement]  # (seq, prev_hash) -> agreement
 
 
-# how long after its intent expired an agreement is still looked up: the intent table drops an
-# intent at expiry, and an acceptance whose intent is not in the table is refused before the
-# ledger is asked, so older entries would only grow memory with every agreement ever made
-KEEP_AFTER_EXPIRY = timedelta(hours=1)
-
-
 @dataclass
 class ChainState:
     seq: int = -1
@@ -103,8 +97,12 @@ class Ledger:
 
     def _horizon(self) -> datetime:
         """Intents that expired before this are out of every worker's table."""
-        skew = timedelta(seconds=self._settings.max_clock_skew_seconds)
-        return self._clock() - skew - KEEP_AFTER_EXPIRY
+        # the intent table drops an intent at expiry, and an acceptance whose intent is not in
+        # the table is refused before the ledger is asked: older entries would only grow
+        # memory with every agreement ever made
+        settings = self._settings
+        keep = settings.max_clock_skew_seconds + settings.ledger_keep_after_expiry_seconds
+        return self._clock() - timedelta(seconds=keep)
 
 
 async def find_recorded(

@@ -32,6 +32,8 @@ class BrokerSettings(BaseSettings):
     # a partition whose records sit fetched but unprocessed this long is re-read (stall_guard)
     stall_rewind_seconds: float = Field(default=15.0, ge=1, le=3600)
     max_clock_skew_seconds: float = Field(default=300.0, ge=0)
+    # how long the ledger remembers an agreement after its intent expired (broker.ledger)
+    ledger_keep_after_expiry_seconds: float = Field(default=3600.0, ge=0)
     max_expiry_days: int = Field(default=30, ge=1, le=365)
     security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
     sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
