@@ -121,16 +121,12 @@ async def test_positions_start_at_the_groups_committed_offsets(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: Callable[..., Awaitable[None]],
+    producer: AIOKafkaProducer,
 ) -> None:
     topic, group = unique("offsets"), unique("offsets-group")
     await make_topics(topic, partitions=2)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for i in range(6):
-            await producer.send_and_wait(topic, b"v", key=b"k", partition=i % 2)
-    finally:
-        await producer.stop()
+    for i in range(6):
+        await producer.send_and_wait(topic, b"v", key=b"k", partition=i % 2)
     committer = AIOKafkaConsumer(
         topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
     )

@@ -44,16 +44,12 @@ async def test_a_read_started_while_kafka_is_away_finishes_when_it_is_back(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: Callable[..., Awaitable[None]],
+    producer: AIOKafkaProducer,
 ) -> None:
     topic = unique("away")
     await make_topics(topic, partitions=1)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for i in range(3):
-            await producer.send_and_wait(topic, f"r{i}".encode(), partition=0)
-    finally:
-        await producer.stop()
+    for i in range(3):
+        await producer.send_and_wait(topic, f"r{i}".encode(), partition=0)
     port = free_port()
     settings = BrokerSettings(bootstrap=f"127.0.0.1:{port}")
 

@@ -24,16 +24,12 @@ async def test_records_between_the_last_handed_over_and_the_next_are_read_in_ord
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: Callable[..., Awaitable[None]],
+    producer: AIOKafkaProducer,
 ) -> None:
     topic = unique("skips")
     await make_topics(topic, partitions=1)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for i in range(10):
-            await producer.send_and_wait(topic, f"record-{i}".encode(), key=b"k", partition=0)
-    finally:
-        await producer.stop()
+    for i in range(10):
+        await producer.send_and_wait(topic, f"record-{i}".encode(), key=b"k", partition=0)
     committed = {(topic, 0): 2}
 
     async def positions_of(keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
