@@ -40,12 +40,10 @@ async def topic_partitions(
     return [TopicPartition(t["topic"], p["partition"]) for t in ready for p in t["partitions"]]
 
 
-async def group_positions(
+async def committed_offsets(
     kafka_kwargs: dict[str, Any], group: str, tps: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    """Where `group` resumes each partition: its committed offset, or the log's start if it
-    never committed one (the processors read from the earliest record) or if retention has
-    deleted the records from there on since."""
+    """The offsets `group` committed for these partitions; those never committed are left out."""
     wanted = list(tps)
     admin = AIOKafkaAdminClient(**kafka_kwargs)
     await admin.start()
@@ -53,11 +51,25 @@ async def group_positions(
         found = await admin.list_consumer_group_offsets(group, partitions=wanted)
     finally:
         await admin.close()
+    return {
+        tp: meta.offset
+        for tp, meta in found.items()
+        if tp in wanted and meta is not None and meta.offset >= 0
+    }
+
+
+async def group_positions(
+    kafka_kwargs: dict[str, Any], group: str, tps: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Where `group` resumes each partition: its committed offset, or the log's start if it
+    never committed one (the processors read from the earliest record) or if retention has
+    deleted the records from there on since."""
+    wanted = list(tps)
+    committed = await committed_offsets(kafka_kwargs, group, wanted)
     consumer = AIOKafkaConsumer(**kafka_kwargs, enable_auto_commit=False)
     await consumer.start()
     try:
         starts = await consumer.beginning_offsets(wanted)
     finally:
         await consumer.stop()
-    committed = {tp: meta.offset for tp, meta in found.items() if meta is not None}
     return {tp: max(committed.get(tp, -1), starts[tp]) for tp in wanted}

@@ -19,9 +19,9 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from broker.kafka_meta import committed_offsets
 from broker.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
@@ -79,18 +79,11 @@ class ReplayBarrier:
 
 async def _committed_and_end(settings: BrokerSettings, tp: TopicPartition) -> tuple[int, int]:
     """The processors' committed offset (-1 if none) and the end offset of one partition."""
-    admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.app_id, partitions=[tp])
-    finally:
-        await admin.close()
-    found = offsets.get(tp)
-    committed = found.offset if found is not None and found.offset >= 0 else -1
+    committed = await committed_offsets(settings.kafka_kwargs(), settings.app_id, [tp])
     consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         end = (await consumer.end_offsets([tp]))[tp]
     finally:
         await consumer.stop()
-    return committed, end
+    return committed.get(tp, -1), end
