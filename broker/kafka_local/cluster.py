@@ -85,26 +85,11 @@ class LocalCluster:
         path.write_text(cid + "\n")
         return cid
 
-    def _prepare(self, node: KafkaNode) -> None:
-        """Format the node with the cluster's id (KafkaNode alone would pick a random one)."""
-        node.data_dir.mkdir(parents=True, exist_ok=True)
-        node.config_file.write_text(node.render_config())
-        if not (node.log_dir / "meta.properties").exists():
-            (node.data_dir / "log4j2.properties").write_text("status = warn\n")
-            node._run_tool(  # the node's own helper: same java, classpath and error handling
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                f"--cluster-id={self.cluster_id()}",
-                "-c",
-                str(node.config_file),
-            )
-
     def start(self, timeout: float = 120.0) -> list[NodeStatus]:
         """Spawn every node first (the quorum needs a majority), then wait for all brokers."""
         try:
             for node in self.members:
-                self._prepare(node)
+                node.prepare(self.cluster_id())  # one id for all nodes
                 node.spawn()
             for node in self.members:
                 node.wait_ready(timeout)
@@ -143,7 +128,7 @@ class LocalCluster:
     def restart_node(self, node_id: int, timeout: float = 120.0) -> NodeStatus:
         """Start one node again; it rejoins the quorum and catches up its replicas."""
         node = self.node(node_id)
-        self._prepare(node)
+        node.prepare(self.cluster_id())  # one id for all nodes
         return node.start(timeout)
 
     def status(self) -> list[NodeStatus]:

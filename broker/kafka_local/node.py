@@ -139,10 +139,10 @@ class KafkaNode:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _format(self) -> None:
+    def _format(self, cluster_id: str | None = None) -> None:
         if (self.log_dir / "meta.properties").exists():
             return
-        cluster_id = os.environ.get("INTENTCAST_CLUSTER_ID") or new_cluster_id()
+        cluster_id = cluster_id or os.environ.get("INTENTCAST_CLUSTER_ID") or new_cluster_id()
         self._run_tool(
             "kafka.tools.StorageTool",
             "format",
@@ -168,15 +168,14 @@ class KafkaNode:
         return proc.stdout
 
     def prepare(self, cluster_id: str | None = None) -> None:
-        """Write config and format storage; a formatted folder is left as it is."""
+        """Write config and format storage (with `cluster_id`, or `INTENTCAST_CLUSTER_ID`, or a
+        new one); a formatted folder is left as it is."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.security is not None:
             self.security.prepare()  # certificates and passwords before the config names them
         self.config_file.write_text(self.render_config())
         (self.data_dir / "log4j2.properties").write_text(_LOG4J)
-        if cluster_id:
-            os.environ.setdefault("INTENTCAST_CLUSTER_ID", cluster_id)
-        self._format()
+        self._format(cluster_id)
 
     def spawn(self) -> int:
         """Start the JVM without waiting for readiness (clusters start all nodes first)."""
