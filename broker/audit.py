@@ -79,7 +79,9 @@ async def iter_log(
         auto_offset_reset="earliest",  # a reset racing seek_to_beginning must not skip records
         client_id="intentcast-audit",
     )
-    tps = sorted(await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS]))
+    tps = sorted(
+        await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS], wait_s=5.0, missing_ok=True)
+    )
     if not tps:
         return
     await consumer.start()

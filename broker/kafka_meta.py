@@ -10,14 +10,25 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
-async def topic_partitions(
-    kafka_kwargs: dict[str, Any], topics: Iterable[str], *, wait_s: float = 0.0
-) -> list[TopicPartition]:
-    """Every partition of the topics that exist; missing topics are left out.
+class MissingTopicsError(LookupError):
+    """A reader was pointed at topics the cluster does not (yet) describe."""
 
-    With `wait_s`, keep asking until every named topic is described with a leader for each
-    partition: a topic created a moment ago is not yet known to every part of the cluster,
-    and a reader assigned to a partial list would silently miss records.
+
+async def topic_partitions(
+    kafka_kwargs: dict[str, Any],
+    topics: Iterable[str],
+    *,
+    wait_s: float = 15.0,
+    missing_ok: bool = False,
+) -> list[TopicPartition]:
+    """Every partition of the named topics, once each is described with a leader per partition.
+
+    A topic created a moment ago is not yet known to every part of the cluster, and a reader
+    assigned to a partial or empty list would silently miss records (or trip aiokafka's
+    "No partitions are currently assigned"), so this keeps asking for up to `wait_s` and then
+    raises `MissingTopicsError` naming what is still missing. Callers for which a missing
+    topic is a normal answer (a log nobody has written yet) pass `missing_ok=True` and get
+    the partitions of the topics that exist.
     """
     names = list(topics)
     admin = AIOKafkaAdminClient(**kafka_kwargs)
@@ -37,6 +48,12 @@ async def topic_partitions(
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+    missing = sorted(set(names) - {t["topic"] for t in ready})
+    if missing and not missing_ok:
+        raise MissingTopicsError(
+            f"topics {', '.join(missing)} have no partitions with a leader after {wait_s:.0f} s;"
+            " create them first (`intentcast topics create`) or check the bootstrap address"
+        )
     return [TopicPartition(t["topic"], p["partition"]) for t in ready for p in t["partitions"]]
 
 

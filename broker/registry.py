@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from broker.kafka_meta import topic_partitions
 from broker.refusal import Refused
 from broker.settings import BrokerSettings
 from broker.validation import check_profile
@@ -65,9 +66,10 @@ class VendorRegistry:
             auto_offset_reset="earliest",
             client_id=f"{self._settings.app_id}-registry",
         )
+        # every partition of the registry, asked of the cluster (a guess of {0} would miss
+        # profiles on the others); raises with what to do if the topic does not exist
+        tps = await topic_partitions(self._settings.kafka_kwargs(), [VENDOR_REGISTRY])
         await consumer.start()
-        partitions = consumer.partitions_for_topic(VENDOR_REGISTRY) or {0}
-        tps = [TopicPartition(VENDOR_REGISTRY, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         self._consumer = consumer

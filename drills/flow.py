@@ -132,7 +132,10 @@ class Tail:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        tps = await topic_partitions({"bootstrap_servers": self.bootstrap}, [self.topic])
+        # a topic created a moment ago: wait for its partitions (raises if it never appears)
+        tps = await topic_partitions(
+            {"bootstrap_servers": self.bootstrap}, [self.topic], wait_s=30.0
+        )
         await self.consumer.start()
         self.consumer.assign(tps)
         await self.consumer.seek_to_end(*tps)

@@ -45,7 +45,7 @@ INPUTS = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES)
 
 async def consumer_lag(settings: BrokerSettings) -> int:
     """Records on the processors' inputs not yet committed by their consumer group."""
-    tps = await topic_partitions(settings.kafka_kwargs(), INPUTS)
+    tps = await topic_partitions(settings.kafka_kwargs(), INPUTS, wait_s=30.0)
     admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
     await admin.start()
     try:

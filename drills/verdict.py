@@ -27,7 +27,7 @@ from schemas import AGREEMENTS, Agreement, SchemaError, decode
 async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Counter[str]:
     """How many agreements the whole log holds for each of our intents."""
     counts: Counter[str] = Counter()
-    tps = await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS])
+    tps = await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS], wait_s=30.0)
     consumer = AIOKafkaConsumer(
         **settings.kafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest"
     )

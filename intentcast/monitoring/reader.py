@@ -62,7 +62,9 @@ class TopicReader:
             client_id="intentcast-monitor",
         )
         try:
-            tps = await topic_partitions(self.kafka_kwargs, (METRICS, INTENT_STATUS))
+            tps = await topic_partitions(
+                self.kafka_kwargs, (METRICS, INTENT_STATUS), wait_s=5.0, missing_ok=True
+            )
             await consumer.start()
         except KafkaError as exc:
             await consumer.stop()
