@@ -72,13 +72,14 @@ def build_app(settings: BrokerSettings) -> tuple[Any, Context]:
         table_cleanup_interval=30.0,
         broker_credentials=settings.faust_credentials(),  # SASL_SSL in secure mode
     )
-    outputs = Outputs(settings)
+    metrics = Metrics(f"processor:{socket.gethostname()}:{settings.app_id}")
+    outputs = Outputs(settings, metrics=metrics)
     ctx = Context(
         settings=settings,
         outputs=outputs,
         registry=VendorRegistry(settings),
         ledger=Ledger(settings, outputs),
-        metrics=Metrics(f"processor:{socket.gethostname()}:{settings.app_id}"),
+        metrics=metrics,
         store=IntentStore(
             table=app.Table(
                 "intents",

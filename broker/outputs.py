@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
+from broker.metrics import Metrics
 from broker.settings import BrokerSettings
 from schemas import (
     DEAD_LETTERS,
@@ -53,8 +54,9 @@ class Outputs:
     whose outputs are still unacknowledged.
     """
 
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: BrokerSettings, metrics: Metrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics  # counters and per-destination health, when a worker owns it
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._submit_lock = asyncio.Lock()
