@@ -12,6 +12,7 @@ batch of a processor's outputs is acknowledged as one anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
@@ -95,6 +96,20 @@ class Outputs:
             finally:
                 await self._producer.stop()
                 self._producer = None
+
+    async def reset(self, stop_timeout_s: float = 5.0) -> None:
+        """After a failed flush, before the batch is handled again: drop what was queued and
+        in flight (the retry queues it again) and start a fresh producer at the next send,
+        as Kafka advises after an indefinite error. The old producer is given a short while
+        to stop; a broker that is away must not hold the retry."""
+        old, self._producer = self._producer, None
+        self._queued = defaultdict(list)
+        self._in_flight = []
+        self._failed = None
+        self._partition_counts.clear()
+        if old is not None:
+            with contextlib.suppress(Exception):  # the producer is abandoned either way
+                await asyncio.wait_for(old.stop(), stop_timeout_s)
 
     async def send(
         self,
