@@ -1,18 +1,23 @@
 """What every processor shares: settings, outputs, registry, ledger, metrics and intent state.
 
-Table writes are staged and applied only after the batch's outputs are acknowledged. faust
-flushes the changelog before it commits input offsets, so a crash at any point replays the
-input rather than leaving state that claims an output which never reached Kafka.
+Table writes are staged and applied only after the batch's outputs are acknowledged, and the
+checkpoint flushes the table's changelog before it commits input offsets
+(`broker.runtime.checkpoint`), so a crash at any point replays the input rather than leaving
+state that claims an output which never reached Kafka.
+
+The table is any mutable mapping of bytes to bytes: faust's table in a worker, a dict in a
+handler's unit test.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from aiokafka.errors import KafkaError
 
 from broker.ledger import Ledger
 from broker.metrics import Metrics
@@ -23,6 +28,12 @@ from broker.settings import BrokerSettings
 from schemas import utcnow
 
 
+class OutputsResetError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints
+    """A batch's queued outputs were dropped by another batch's retry: handle it again."""
+
+    retriable = True
+
+
 def partition_of(intent_id: str, partitions: int) -> int:
     return key_partition(intent_id.encode(), partitions)
 
@@ -31,7 +42,7 @@ def partition_of(intent_id: str, partitions: int) -> int:
 class IntentStore:
     """The faust table of intent records, with staged writes and per-partition expiry heaps."""
 
-    table: Any  # faust.Table[bytes, bytes]; faust ships no type hints
+    table: MutableMapping[bytes, bytes]  # faust's Table in a worker, a dict in unit tests
     partitions: int
     staged: dict[bytes, IntentRecord | None] = field(default_factory=dict)
     expiries: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
@@ -116,12 +127,28 @@ class Context:
     store: IntentStore
     clock: Callable[[], datetime] = utcnow
 
-    async def commit_batch(self) -> None:
-        """Outputs acknowledged first, then state: the order that makes replays safe."""
+    async def commit_batch(self, resets_at_start: int | None = None) -> None:
+        """Outputs acknowledged first, then state: the order that makes replays safe.
+
+        `resets_at_start` is `outputs.resets` when the batch began: if another agent's retry
+        reset the shared outputs since, records this batch queued were dropped, so the batch
+        is not committed and is handled again.
+        """
         try:
             await self.outputs.flush()
+            if resets_at_start is not None and self.outputs.resets != resets_at_start:
+                raise OutputsResetError("the outputs were reset while this batch was queued")
         except BaseException:
-            self.ledger.forget()  # chain heads advanced for records that may not exist
-            self.store.staged.clear()
+            self.abandon_batch()
             raise
         self.store.apply()
+
+    def abandon_batch(self) -> None:
+        """A batch will not be committed: forget what it staged and what it cached."""
+        self.ledger.forget()  # chain heads advanced for records that may not exist
+        self.store.staged.clear()
+
+    async def reset_after_failure(self) -> None:
+        """Before a batch is handled again after a Kafka fault."""
+        self.abandon_batch()
+        await self.outputs.reset()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
-from broker.app import build_app
+from broker.runtime.app import ProcessorsRuntime
 from broker.settings import BrokerSettings
 from broker.topic_admin import ensure_topics, ticks_topic
 from schemas.logfmt import logging_config
@@ -32,13 +33,26 @@ def _use_uvloop() -> None:
 
 
 def run_worker(settings: BrokerSettings) -> None:
-    """Block until SIGINT/SIGTERM; faust handles the signals and a clean shutdown."""
+    """Block until SIGINT/SIGTERM (faust handles the signals and the orderly stop).
+
+    Exits 1 after a fault of the whole worker, so a supervisor (systemd, Kubernetes, docker
+    compose's restart policy) starts it again; the watchdog of `broker.runtime.supervision`
+    makes sure the process does end.
+    """
     # faust ignores a subscribed topic that is missing at start, so the clock topic of this
     # app id (tests and second deployments bring their own) must exist first
     asyncio.run(ensure_internal_topics(settings))
     _use_uvloop()
-    app, _ = build_app(settings)
+    runtime = ProcessorsRuntime(settings)
     # structured logs: one JSON object per line on stderr (schemas/logfmt.py)
     config = logging_config(settings.log_level)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, logging_config=config)
-    worker.execute_from_commandline()
+    worker = faust.Worker(
+        runtime.app, loglevel=settings.log_level, quiet=True, logging_config=config
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as done:
+        if runtime.supervision.fault is not None:
+            sys.exit(1)
+        raise done from None
+    sys.exit(runtime.supervision.exit_status())

@@ -6,17 +6,18 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from broker.app import _guarded
 from broker.context import Context
 from broker.kafka_local.node import free_port
 from broker.partition_reader import read_partition
 from broker.processors.incoming import Incoming
+from broker.runtime.batch_loop import AgentLoop, Runtime
 from broker.settings import BrokerSettings
 
 
@@ -82,5 +83,6 @@ async def test_kafka_errors_are_not_dead_lettered_as_the_records_fault() -> None
         raise KafkaConnectionError("Unable to bootstrap")
 
     rec = Incoming(topic="t", partition=0, offset=0, key=None, value=b"{}")
+    loop = AgentLoop("t", "t", handler, cast(Runtime, SimpleNamespace(ctx=None)))
     with pytest.raises(KafkaConnectionError):
-        await _guarded(cast(Context, None), handler, rec)  # no context touched: nothing queued
+        await loop._dispatch(rec)  # no context touched: nothing queued

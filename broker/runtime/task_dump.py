@@ -2,7 +2,8 @@
 
 A worker that stops making progress without an error (a hung await, a lock never released) shows
 nothing in a thread dump: every coroutine is parked in the event loop. This prints each task's
-coroutine stack, on the main loop and on faust's consumer thread loop, as one log record.
+coroutine stack on the worker's loop, every suspended coroutine of the project, the
+assignment and the runtime's own state, as one log record (public API of faust only).
 """
 
 from __future__ import annotations
@@ -53,34 +54,14 @@ def _ours() -> str:
 
 
 def _consumer_state(app: Any) -> str:
-    """faust's view of the assignment: what it fetches, pauses, and believes committed."""
+    """The assignment as faust's public API shows it (the checkpoint adds what is done)."""
     try:
         consumer = app.consumer
-        assigned = sorted(consumer.assignment())
-        active = consumer._active_partitions or set()
         lines = [
             f"--- consumer: rebalancing={app.rebalancing} in_recovery={app.in_recovery}"
             f" flow_active={consumer.flow_active} flow_control={app.flow_control.is_active()}"
         ]
-        for tp in assigned:
-            flags = "".join(
-                flag
-                for flag, on in (
-                    ("A", tp in active),
-                    ("P", tp in consumer._paused_partitions),
-                    ("B", tp in consumer._buffered_partitions),
-                )
-                if on
-            )
-            lines.append(
-                f"  {tp.topic}[{tp.partition}] {flags or '-'} committed="
-                f"{consumer._committed_offset.get(tp)} read={consumer._read_offset.get(tp)}"
-                f" acked={len(consumer._acked.get(tp, ()))}"
-            )
-        for topic, channels in sorted(app.topics._topic_name_index.items()):
-            sizes = [channel.queue.qsize() for channel in channels]
-            if any(sizes):
-                lines.append(f"  queued for {topic}: {sizes}")
+        lines += [f"  assigned {tp.topic}[{tp.partition}]" for tp in sorted(consumer.assignment())]
         return "\n".join(lines) + "\n"
     except Exception as exc:  # a worker between assignments
         return f"--- consumer: unavailable ({exc!r})\n"
@@ -89,15 +70,11 @@ def _consumer_state(app: Any) -> str:
 def install(app: Any, *extra: Callable[[], str]) -> None:
     """Call from a task running on the worker's loop (signal handlers belong to a loop).
 
-    `extra` adds lines of other components' state (the stall guard's) to every dump."""
+    `extra` adds lines of other components' state (checkpoint, stall watch) to every dump."""
     loop = asyncio.get_running_loop()
 
     def dump() -> None:
         text = _describe(loop, "worker loop")
-        thread = getattr(app.consumer, "_thread", None)
-        thread_loop = getattr(thread, "thread_loop", None)
-        if thread_loop is not None and thread_loop is not loop:
-            text += _describe(thread_loop, "consumer thread loop")
         text += _ours() + _consumer_state(app) + "".join(part() for part in extra)
         log.warning("task dump\n%s", text)
 

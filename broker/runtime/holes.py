@@ -1,13 +1,12 @@
 """Hand the agent any input record faust skipped, before the record that reveals the skip.
 
 Around the rebalance that follows a crashed worker, faust-streaming can move a partition's
-position past records it never hands to the agent and then commit past them (docs/reliability.md
-shows offsets 51-58 of one offers partition lost that way). Input topics are neither compacted
-nor transactional, so their offsets are contiguous: when the agent sees offset N on a partition
-whose next expected offset is M < N, records M..N-1 were skipped. The filler reads them
-directly from the log (a group-less consumer, like the ledger's reads) so the agent handles them
-first, in order, in the same batch; handlers recognise replays, so a record that reappears
-later costs nothing but time.
+position past records it never hands to an agent (docs/reliability.md). Input topics are
+neither compacted nor transactional, so their offsets are contiguous: when the agent sees
+offset N on a partition whose first offset not done is M < N, records M..N-1 were skipped.
+They are read straight from the log with a plain, group-less aiokafka consumer and handled
+first, in order, in the same batch; handlers recognise replays, so a record read twice costs
+time, never a duplicate.
 """
 
 from __future__ import annotations
@@ -21,22 +20,47 @@ from broker.partition_reader import read_partition
 from broker.processors.incoming import Incoming
 from broker.settings import BrokerSettings
 
-log = logging.getLogger("intentcast.broker.skip_filler")
+log = logging.getLogger("intentcast.broker.runtime.holes")
 Key = tuple[str, int]
 PositionsOf = Callable[[list[Key]], Awaitable[dict[Key, int]]]
 
 
+async def read_range(
+    settings: BrokerSettings, topic: str, partition: int, start: int, end: int
+) -> list[Incoming]:
+    """The records of `topic[partition]` in [start, end), as far as the log still has them."""
+    return [
+        Incoming.from_record(r, r.timestamp)
+        async for r in read_partition(
+            settings,
+            topic,
+            partition,
+            client_id=f"{settings.app_id}-holes",
+            from_offset=start,
+            until_offset=end,
+        )
+    ]
+
+
 @dataclass
-class SkipFiller:
+class HoleFiller:
     settings: BrokerSettings
     metrics: Metrics
-    positions_of: PositionsOf  # the first offset not done, per partition (input_offsets)
+    positions_of: PositionsOf  # the first offset not done, per partition (the checkpoint)
     deleted_below: Callable[[str, int, int], None]  # the log starts later than expected
     _next: dict[Key, int] = field(default_factory=dict)
 
     def forget(self) -> None:
         """On rebalance: the next record of each partition sets a new baseline."""
         self._next.clear()
+
+    async def complete(self, records: list[Incoming]) -> list[Incoming]:
+        """`records` with whatever was skipped in front of each of them, in order."""
+        batch: list[Incoming] = []
+        for rec in records:
+            batch += await self.missed_before(rec)
+            batch.append(rec)
+        return batch
 
     async def missed_before(self, rec: Incoming) -> list[Incoming]:
         """The records of `rec`'s partition between the last one handed over and `rec`."""
@@ -47,17 +71,7 @@ class SkipFiller:
         self._next[key] = rec.offset + 1
         if expected is None or rec.offset <= expected:
             return []  # in order, or read again from an earlier offset (a replay)
-        missed = [
-            Incoming.from_record(r, r.timestamp)
-            async for r in read_partition(
-                self.settings,
-                rec.topic,
-                rec.partition,
-                client_id=f"{self.settings.app_id}-skips",
-                from_offset=expected,
-                until_offset=rec.offset,
-            )
-        ]
+        missed = await read_range(self.settings, rec.topic, rec.partition, expected, rec.offset)
         log.warning(
             "%s[%d]: offsets %d..%d were never handed to the agent; read %d of them from the"
             " log and handled them first", rec.topic, rec.partition, expected, rec.offset - 1,

@@ -1,0 +1,142 @@
+"""Read the records of an input partition that faust has stopped handing to its agent.
+
+faust-streaming can lose track of a partition around the rebalance that follows a crashed
+worker: its position moves past records that never reach the agent, or the partition drops
+out of what it fetches. Commits cannot pass such records (the checkpoint holds them at the
+first offset not done), so they are not lost, but nothing reads them either.
+
+Each tick, for every assigned input partition, the watch compares the first offset not done
+with the log's end (`highwaters`). When it has not moved for `stuck_after_s` while records
+exist past it, and either
+- the agent handled records of the partition beyond it (a hole: the records between were
+  skipped), or
+- the agent has been idle all that time (nothing is handed to it at all),
+with no rebalance, recovery or paused flow under way, the watch resumes the partition
+(`resume_partitions`) and reads the missing records itself with a plain aiokafka read, handing
+them to the agent's loop as one more batch. A log that now starts past the offset (retention)
+is told to the checkpoint instead. Only public API of faust and aiokafka is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from broker.metrics import Metrics
+
+log = logging.getLogger("intentcast.broker.runtime.stalls")
+Key = tuple[str, int]
+REREAD_MAX = 2000  # records read per stuck partition and tick
+
+
+@dataclass
+class _Seen:
+    position: int
+    since: float
+
+
+@dataclass
+class StallWatch:
+    app: Any  # faust.App; faust ships partial hints
+    topics: frozenset[str]
+    metrics: Metrics
+    # the highest offset of a partition its agent handled (the replay barrier keeps it)
+    handled_upto: Callable[[str, int], int]
+    # per partition, the first offset not done yet (the checkpoint)
+    positions_of: Callable[[list[Key]], Awaitable[dict[Key, int]]]
+    deleted_below: Callable[[str, int, int], None]
+    # how long the agent of a topic has been idle (0 while it works)
+    idle_for: Callable[[str], float]
+    # reads [start, end) of a partition and hands it to its agent's loop; returns the count
+    reread: Callable[[str, int, int, int], Awaitable[int]]
+    stuck_after_s: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[Key, _Seen] = field(default_factory=dict)
+
+    def _quiet(self) -> bool:
+        """A rebalance, a recovery or a paused flow legitimately holds records back."""
+        app = self.app
+        return bool(
+            app.rebalancing
+            or app.in_recovery
+            or not app.consumer.flow_active
+            or not app.flow_control.is_active()
+        )
+
+    def describe(self) -> list[str]:
+        now = self.clock()
+        return [
+            f"  {t}[{p}] first offset not done {seen.position}, unchanged for"
+            f" {now - seen.since:.0f} s"
+            for (t, p), seen in sorted(self._seen.items())
+        ]
+
+    async def tick(self) -> None:
+        """Timer entry point: a worker between assignments has no consumer to ask yet."""
+        try:
+            await self.check()
+        except Exception as exc:
+            log.warning("stall check skipped: %r", exc)
+
+    async def check(self) -> list[Key]:
+        """Re-read every partition stuck long enough; return the ones re-read."""
+        if self._quiet():
+            self._seen.clear()
+            return []
+        consumer = self.app.consumer
+        assigned = sorted(
+            (tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic in self.topics
+        )
+        for key in set(self._seen) - set(assigned):
+            del self._seen[key]
+        if not assigned:
+            return []
+        tps = [TopicPartition(t, p) for t, p in assigned]
+        ends = {
+            (tp.topic, tp.partition): end for tp, end in (await consumer.highwaters(*tps)).items()
+        }
+        positions = await self.positions_of(assigned)
+        now = self.clock()
+        reread: list[Key] = []
+        for key in assigned:
+            position, end = positions.get(key), ends.get(key)
+            if position is None or end is None or end <= position:
+                self._seen.pop(key, None)
+                continue
+            seen = self._seen.get(key)
+            if seen is None or seen.position != position:
+                self._seen[key] = _Seen(position, now)
+                continue
+            stuck_for = now - seen.since
+            if stuck_for < self.stuck_after_s:
+                continue
+            handled = self.handled_upto(*key)
+            if handled < position and self.idle_for(key[0]) < self.stuck_after_s:
+                continue  # no hole, and the agent is busy: it is only behind
+            await self._reread(key, position, end, handled, stuck_for)
+            del self._seen[key]
+            reread.append(key)
+        return reread
+
+    async def _reread(self, key: Key, position: int, end: int, handled: int, stuck: float) -> None:
+        topic, partition = key
+        tp = TopicPartition(topic, partition)
+        start = (await self.app.consumer.earliest_offsets(tp)).get(tp)
+        if start is not None and start > position:
+            # deleted by retention: a re-read would start past them again, forever
+            self.deleted_below(topic, partition, start)
+            return
+        log.warning(
+            "%s[%d] stuck: first offset not done %d, log end %d, handled up to %d, no progress"
+            " for %.0f s; reading from %d", topic, partition, position, end, handled, stuck,
+            position,
+        )  # fmt: skip
+        self.app.consumer.resume_partitions({tp})
+        count = await self.reread(topic, partition, position, min(end, position + REREAD_MAX))
+        self.metrics.count("consumer.rereads")
+        self.metrics.count("consumer.reread_records", count)

@@ -1,0 +1,68 @@
+"""A worker that cannot work leaves, so its supervisor starts a fresh one.
+
+faust's own crash path (`app.crash`) stops services one by one and can hang on a consumer
+thread or a producer that waits for a broker which is gone: the process then stays alive,
+answers nothing and ignores SIGTERM. Every stop therefore arms a watchdog thread first, which
+ends the process with `os._exit` if the orderly stop has not finished in time. A thread, not
+a task: it fires even when the event loop itself is what hangs.
+
+Exit status: 1 after a fault (the supervisor should restart), 0 after an orderly SIGTERM that
+finished; a SIGTERM stop that overran its budget exits 1, since its last progress may not have
+been committed (nothing is lost: the inputs are replayed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+log = logging.getLogger("intentcast.broker.runtime")
+FAULT_GRACE_S = 5.0  # after a fault: time for the orderly part of the stop
+SHUTDOWN_GRACE_S = 8.0  # after SIGTERM: inside the 10 s a supervisor usually grants
+
+
+class Supervision:
+    """One per worker process: `fatal` after a fault, `stopping` when the worker stops."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._armed = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self.fault: BaseException | None = None
+
+    def _arm(self, after_s: float, status: int, why: str) -> None:
+        with self._armed:
+            if self._timer is not None:
+                return
+
+            def leave() -> None:
+                log.critical("%s; the worker did not stop within %.0f s: exiting", why, after_s)
+                logging.shutdown()
+                sys.stderr.flush()
+                os._exit(status)
+
+            self._timer = threading.Timer(after_s, leave)
+            self._timer.daemon = True
+            self._timer.name = "intentcast-exit-watchdog"
+            self._timer.start()
+
+    async def fatal(self, what: str, exc: BaseException) -> None:
+        """The worker cannot go on: say so in one line, stop, and exit 1 whatever happens."""
+        if self.fault is None:
+            self.fault = exc
+            log.critical(
+                "%s: %s: %s; stopping the worker (exit 1) so its supervisor restarts it",
+                what, type(exc).__name__, exc,
+            )  # fmt: skip
+        self._arm(FAULT_GRACE_S, 1, what)
+        await self._app.crash(exc)
+
+    def stopping(self) -> None:
+        """The worker began to stop (SIGTERM, or after `fatal`): bound how long that takes."""
+        self._arm(SHUTDOWN_GRACE_S, 1, "shutdown overran its budget")
+
+    def exit_status(self) -> int:
+        return 0 if self.fault is None else 1
