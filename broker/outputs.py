@@ -71,6 +71,7 @@ class Outputs:
         # once a batch failed, every later flush fails: a failed flush may have taken another
         # agent's queued records with it, and that agent must not apply state or commit
         self._failed: BaseException | None = None
+        self.resets = 0  # how many times `reset` dropped the queue (see Context.commit_batch)
 
     async def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -103,6 +104,7 @@ class Outputs:
         as Kafka advises after an indefinite error. The old producer is given a short while
         to stop; a broker that is away must not hold the retry."""
         old, self._producer = self._producer, None
+        self.resets += 1  # batches of other agents queued into what is dropped: they retry too
         self._queued = defaultdict(list)
         self._in_flight = []
         self._failed = None
