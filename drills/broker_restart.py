@@ -56,9 +56,16 @@ async def restart_broker(stack: Stack, flow: Flow, at: float, down_s: float) -> 
 
 
 async def drill(
-    intents: int, rate: float, down_s: float, expires_s: float, work: Path, accept_every: int = 2
+    intents: int,
+    rate: float,
+    down_s: float,
+    expires_s: float,
+    work: Path,
+    accept_every: int = 2,
+    processor_env: dict[str, str] | None = None,
 ) -> Any:
-    async with Stack(work) as stack:
+    """`processor_env` e.g. a retry budget shorter than `down_s`, so the processors exit."""
+    async with Stack(work, processor_env=dict(processor_env or {})) as stack:
         plan = FlowPlan(
             intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
             accept_every=accept_every,
@@ -77,6 +84,7 @@ async def drill(
             stop.set()
             await supervisor
         result["processor_restarts_by_supervisor"] = stack.processor_restarts
+        result["processor_exit_statuses"] = stack.processor_exit_statuses
         dead = [v for v, procs in stack.vendor_procs.items() if procs[-1].poll() is not None]
         result["vendors_exited"] = dead
     result.update(rate_planned=rate, workdir=str(work))

@@ -74,6 +74,7 @@ class Stack:
     processors: Processors | None = None
     vendor_procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     processor_restarts: int = 0
+    processor_exit_statuses: list[int | None] = field(default_factory=list)
 
     @property
     def bootstrap(self) -> str:
@@ -182,14 +183,16 @@ class Stack:
             procs = self.processors
             if procs is not None and not procs.alive() and not paused():
                 self.processor_restarts += 1
-                console.log("[yellow]processors exited; supervisor restarts them[/]")
+                status = procs.proc.returncode if procs.proc is not None else None
+                self.processor_exit_statuses.append(status)
+                console.log(f"[yellow]processors exited ({status}); supervisor restarts them[/]")
                 procs.start()
             await asyncio.sleep(0.5)
 
     def faust_faults(self) -> dict[str, int]:
         """What faust got wrong during the run and the processors mended, from their log: the
-        skip filler, the input offsets and the stall guard each log one warning per event."""
-        counts = dict.fromkeys(("skips", "skipped_records_read", "jumps_held", "rereads"), 0)
+        hole filler and the stall watch of the runtime each log one warning per event."""
+        counts = dict.fromkeys(("skips", "skipped_records_read", "rereads"), 0)
         path = self.workdir / "processors.log"
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
         for line in lines:
@@ -198,12 +201,10 @@ class Stack:
             except ValueError:
                 continue  # not one of the processors' JSON lines
             logger, msg = entry.get("logger", ""), str(entry.get("msg", ""))
-            if logger.endswith(".skip_filler") and (found := re.search(r"read (\d+) of", msg)):
+            if logger.endswith(".runtime.holes") and (found := re.search(r"read (\d+) of", msg)):
                 counts["skips"] += 1
                 counts["skipped_records_read"] += int(found.group(1))
-            elif logger.endswith(".input_offsets"):
-                counts["jumps_held"] += 1
-            elif logger.endswith(".stall_guard") and " stuck: " in msg:
+            elif logger.endswith(".runtime.stalls") and " stuck: " in msg:
                 counts["rereads"] += 1
         return counts
 

@@ -18,21 +18,19 @@ def test_faust_faults_are_counted_from_the_processors_log(tmp_path: Path) -> Non
             [
                 "a line that is not JSON",
                 _line(
-                    "intentcast.broker.skip_filler",
+                    "intentcast.broker.runtime.holes",
                     "x[1]: offsets 1..23 were never handed to the agent; read 23 of them from"
                     " the log and handled them first",
                 ),
-                _line("intentcast.broker.skip_filler", "y[0]: offsets 4..5 ...; read 2 of them"),
-                _line("intentcast.broker.input_offsets", "x[1]: offsets 1..23 were never ..."),
-                _line("intentcast.broker.stall_guard", "x[0] stuck: first offset not done 1"),
-                _line("intentcast.broker.stall_guard", "stall check skipped: Timeout"),
+                _line("intentcast.broker.runtime.holes", "y[0]: offsets 4..5 ...; read 2 of them"),
+                _line("intentcast.broker.runtime.stalls", "x[0] stuck: first offset not done 1"),
+                _line("intentcast.broker.runtime.stalls", "stall check skipped: Timeout"),
             ]
         )
     )
     assert Stack(tmp_path).faust_faults() == {
         "skips": 2,
         "skipped_records_read": 25,
-        "jumps_held": 1,
         "rereads": 1,
     }
     assert Stack(tmp_path / "none").faust_faults()["skips"] == 0  # no log: nothing seen

@@ -1,0 +1,123 @@
+"""The runtime's pieces one by one, without Kafka: progress, fault classes, throttled logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from aiokafka.errors import (
+    CorruptRecordException,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+    UnsupportedCodecError,
+)
+
+from broker.context import OutputsResetError
+from broker.metrics import Metrics
+from broker.processors.incoming import Incoming
+from broker.runtime.checkpoint import Checkpoint, Progress
+from broker.runtime.faults import Fault, ThrottledLog, classify
+from broker.settings import BrokerSettings
+
+TOPIC = "in"
+
+
+def _rec(offset: int, partition: int = 0) -> Incoming:
+    return Incoming(topic=TOPIC, partition=partition, offset=offset, key=None, value=b"{}")
+
+
+def _checkpoint(start: int = 3) -> Checkpoint:
+    cp = Checkpoint(
+        BrokerSettings(bootstrap="127.0.0.1:1"),
+        frozenset({TOPIC}),
+        Metrics("t"),
+        lambda: None,
+        lambda: asyncio.sleep(0),
+    )
+    cp._progress[(TOPIC, 0)] = Progress(start, committed=start)
+    return cp
+
+
+def test_done_advances_only_over_contiguous_offsets() -> None:
+    cp = _checkpoint(3)
+    cp.done([_rec(5), _rec(6)], cp.generation)
+    assert cp.commit_offset(TOPIC, 0) == 3  # 3 and 4 not done: nothing past them
+    cp.done([_rec(3)], cp.generation)
+    assert cp.commit_offset(TOPIC, 0) == 4
+    cp.done([_rec(4)], cp.generation)
+    assert cp.commit_offset(TOPIC, 0) == 7
+    cp.done([_rec(2), _rec(5)], cp.generation)  # replays of done records change nothing
+    assert cp.commit_offset(TOPIC, 0) == 7
+
+
+def test_a_batch_that_spans_a_rebalance_is_not_counted() -> None:
+    cp = _checkpoint(3)
+    generation = cp.generation
+    cp.forget()  # a rebalance while the batch ran
+    cp._progress[(TOPIC, 0)] = Progress(3, committed=3)  # seeded again from Kafka
+    cp.done([_rec(3), _rec(4)], generation)
+    assert cp.commit_offset(TOPIC, 0) == 3
+    assert cp._metrics.counters["consumer.batches_across_rebalance"] == 1
+
+
+def test_unknown_partitions_are_never_committed_from_the_first_record() -> None:
+    cp = _checkpoint(3)
+    cp.done([_rec(10, partition=1)], cp.generation)  # no seed from Kafka for partition 1
+    assert cp.commit_offset(TOPIC, 1) is None
+
+
+def test_records_deleted_before_they_were_handled_stop_holding_the_commit() -> None:
+    cp = _checkpoint(3)
+    cp.done([_rec(8), _rec(9)], cp.generation)
+    cp.deleted_below(TOPIC, 0, 8)  # retention removed 3..7 unhandled
+    assert cp.commit_offset(TOPIC, 0) == 10  # 8 and 9 were done: folded in
+    assert cp._metrics.counters["consumer.deleted_unhandled"] == 5
+    cp.deleted_below(TOPIC, 0, 4)  # an older start changes nothing
+    assert cp.commit_offset(TOPIC, 0) == 10
+
+
+@pytest.mark.parametrize(
+    ("exc", "in_record", "fault"),
+    [
+        (KafkaConnectionError("away"), False, Fault.TRANSIENT),
+        (KafkaTimeoutError(), True, Fault.TRANSIENT),
+        (NotLeaderForPartitionError(), False, Fault.TRANSIENT),
+        (RequestTimedOutError(), False, Fault.TRANSIENT),
+        (UnknownTopicOrPartitionError(), False, Fault.TRANSIENT),
+        (OutputsResetError("reset"), False, Fault.TRANSIENT),
+        (TimeoutError(), True, Fault.TRANSIENT),
+        (TopicAuthorizationFailedError(), False, Fault.WORKER),
+        (MessageSizeTooLargeError(), False, Fault.WORKER),
+        (UnsupportedCodecError("snappy"), False, Fault.UNDECODABLE),
+        (CorruptRecordException(), False, Fault.UNDECODABLE),
+        (ValueError("bug"), True, Fault.BUG),
+        (ValueError("bug"), False, Fault.WORKER),
+    ],
+)
+def test_faults_are_classified(exc: BaseException, in_record: bool, fault: Fault) -> None:
+    assert classify(exc, in_record=in_record) is fault
+
+
+def test_one_line_per_cause_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    metrics = Metrics("t")
+    throttled = ThrottledLog(logging.getLogger("t.throttle"), metrics, 30.0, lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="t.throttle"):
+        logged = [throttled.warning("away", "Kafka away") for _ in range(1000)]
+        throttled.warning("other", "another cause")
+        now[0] = 31.0
+        throttled.warning("away", "Kafka away")
+    assert logged.count(True) == 1
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "Kafka away",
+        "another cause",
+        "Kafka away (999 more like it in the last 30 s)",
+    ]
+    assert metrics.counters["faults.away"] == 1001
