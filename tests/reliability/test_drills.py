@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drills import broker_restart, cluster, processor_crash, vendor_crash
+from drills import broker_restart, cluster, processor_crash, rebalance, vendor_crash
 
 # part of `make test`; `make test-drills` runs only these
 pytestmark = [pytest.mark.kafka, pytest.mark.drills]
@@ -61,4 +61,33 @@ async def test_cluster_one_node_down(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result["replication_factor"] == [3]
     assert result["min_insync_replicas"] == "2"
+    _clean(result)
+
+
+async def test_broker_gone_past_the_retry_budget_worker_exits_and_is_restarted(
+    tmp_path: Path,
+) -> None:
+    """Kafka away longer than the processors' retry budget: the worker does not hang alive,
+    it exits non-zero, the supervisor starts it again, and nothing is lost."""
+    result = await broker_restart.drill(
+        intents=200, rate=25, down_s=12.0, expires_s=120, work=tmp_path, accept_every=1,
+        processor_env={"INTENTCAST_RETRY_BUDGET_SECONDS": "3"},
+    )  # fmt: skip
+    assert result["broker_down_s"] >= 12.0
+    assert result["processor_restarts_by_supervisor"] >= 1, result["processor_exit_statuses"]
+    assert all(status not in (0, None) for status in result["processor_exit_statuses"])
+    _clean(result)
+
+
+async def test_commits_racing_rebalances_and_sigterm_under_load(tmp_path: Path) -> None:
+    """A second worker joins and leaves (SIGTERM) four times while intents flow: no worker
+    crashes on a commit, each SIGTERM ends the busy worker within 10 s, nothing is lost."""
+    result = await rebalance.drill(
+        intents=300, rate=25, cycles=4, up_s=5.0, down_s=1.5, expires_s=120, work=tmp_path,
+        accept_every=1,
+    )  # fmt: skip
+    assert result["crashes"] == []
+    assert result["first_worker_alive"]
+    assert result["sigterm_stop_max_s"] <= 10.0, result["sigterm_stop_s"]
+    assert result["second_exit_statuses"] == [0, 0, 0, 0]
     _clean(result)
