@@ -40,6 +40,8 @@ class ReasonCode(StrEnum):
     TOO_MANY_OFFERS = "too_many_offers"
     MARKET_UNKNOWN = "market_unknown"
     INTERNAL_ERROR = "internal_error"
+    DESTINATION_UNAVAILABLE = "destination_unavailable"
+    DESTINATION_TOO_LARGE = "destination_too_large"
 
     @property
     def description(self) -> str:
@@ -79,5 +81,11 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.TOO_MANY_OFFERS: "The intent has reached its limit of delivered offers.",
         ReasonCode.MARKET_UNKNOWN: "The market named in the intent does not exist.",
         ReasonCode.INTERNAL_ERROR: "The broker failed unexpectedly; the message may be retried.",
+        ReasonCode.DESTINATION_UNAVAILABLE: "An output for one vendor could not be written: "
+        "its topic is missing or the processors are not authorised for it. The dead letter "
+        "names the topic and partition it was meant for (offset 0: it was never written).",
+        ReasonCode.DESTINATION_TOO_LARGE: "An output for one vendor is larger than its topic "
+        "accepts (the topic's max.message.bytes). The dead letter names the topic and "
+        "partition it was meant for (offset 0: it was never written).",
     }
 )
