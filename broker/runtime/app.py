@@ -31,7 +31,7 @@ from broker.runtime.checkpoint import Checkpoint
 from broker.runtime.faults import Fault, ThrottledLog, classify
 from broker.runtime.holes import HoleFiller, read_range
 from broker.runtime.stalls import StallWatch
-from broker.runtime.supervision import Supervision
+from broker.runtime.supervision import KafkaLiveness, Supervision
 from broker.settings import BrokerSettings
 from broker.topic_admin import TICKS_TOPIC_SUFFIX
 from schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, METRICS, OFFERS_SUBMITTED, encode
@@ -119,8 +119,18 @@ class ProcessorsRuntime:
             settings, ctx.metrics, self.checkpoint.positions, self.checkpoint.deleted_below
         )
         self.holes = holes
+        # the metrics timer acknowledges something every interval even on an idle worker
+        self.liveness = KafkaLiveness(
+            max(settings.retry_budget_seconds, 3 * settings.metrics_interval_seconds)
+        )
         rt = Runtime(
-            ctx, self.checkpoint, holes, self.supervision, throttled, settings.retry_budget_seconds
+            ctx,
+            self.checkpoint,
+            holes,
+            self.supervision,
+            throttled,
+            settings.retry_budget_seconds,
+            self.liveness,
         )
         self.loops = {
             topic: AgentLoop(name, topic, handler, rt)
@@ -179,6 +189,7 @@ class ProcessorsRuntime:
         app.timer(interval=settings.metrics_interval_seconds)(self._timer(self._publish_metrics))
         app.timer(interval=max(1.0, settings.stall_rewind_seconds / 3))(self.stalls.tick)
         app.timer(interval=COMMIT_INTERVAL_S)(self._commit)
+        app.timer(interval=1.0)(self._watch_kafka)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_before_shutdown.connect(self._on_shutdown)
@@ -190,6 +201,7 @@ class ProcessorsRuntime:
             await self.ctx.registry.start()
             await self.gate.start()
             await self.ctx.outputs.producer()
+            self.liveness.ok()  # started: the budget counts from here
         except Exception as exc:
             await self.supervision.fatal("the processors could not start", exc)
 
@@ -210,6 +222,7 @@ class ProcessorsRuntime:
         async def run() -> None:
             try:
                 await body()
+                self.liveness.ok()
             except Exception as exc:
                 if classify(exc, in_record=False) is not Fault.TRANSIENT:
                     await self.supervision.fatal(f"timer {body.__name__} failed", exc)
@@ -233,6 +246,15 @@ class ProcessorsRuntime:
         source = ctx.metrics.source.encode()  # keyed by source: one partition, in order
         await ctx.outputs.send(METRICS, encode(ctx.metrics.snapshot()), source)
         await ctx.outputs.flush()
+
+    async def _watch_kafka(self) -> None:
+        if self.liveness.gone():
+            silent = self.liveness.silent_for()
+            await self.supervision.fatal(
+                f"Kafka acknowledged nothing for {silent:.0f} s (budget"
+                f" {self.liveness.budget_s:.0f} s)",
+                ConnectionError(f"no acknowledgement from {self.settings.bootstrap}"),
+            )
 
     async def _commit(self) -> None:
         await self.checkpoint.commit()

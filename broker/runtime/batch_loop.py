@@ -33,7 +33,7 @@ from broker.processors.incoming import Incoming, dead_letter
 from broker.runtime.checkpoint import Checkpoint
 from broker.runtime.faults import Fault, ThrottledLog, classify
 from broker.runtime.holes import HoleFiller
-from broker.runtime.supervision import Supervision
+from broker.runtime.supervision import KafkaLiveness, Supervision
 from schemas import ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.batch_loop")
@@ -53,6 +53,7 @@ class Runtime:
     supervision: Supervision
     throttled: ThrottledLog
     retry_budget_s: float
+    liveness: KafkaLiveness
 
 
 class AgentLoop:
@@ -119,6 +120,7 @@ class AgentLoop:
                 for rec in batch:
                     await self._dispatch(rec)
                 await self.rt.ctx.commit_batch(resets)
+                self.rt.liveness.ok()
                 self.rt.checkpoint.done(batch, generation)
                 return
             except Exception as exc:

@@ -17,6 +17,8 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("intentcast.broker.runtime")
@@ -66,3 +68,26 @@ class Supervision:
 
     def exit_status(self) -> int:
         return 0 if self.fault is None else 1
+
+
+class KafkaLiveness:
+    """When Kafka last acknowledged something of this worker (a batch, the metrics, a tick).
+
+    A worker with nothing to handle never retries a batch, so a broker that is gone would
+    leave it alive and useless for as long as the outage lasts: past the budget it counts as
+    a fault of the whole worker like any other, and a fresh process starts over.
+    """
+
+    def __init__(self, budget_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget_s = budget_s
+        self._clock = clock
+        self._last = clock()
+
+    def ok(self) -> None:
+        self._last = self._clock()
+
+    def silent_for(self) -> float:
+        return self._clock() - self._last
+
+    def gone(self) -> bool:
+        return self.silent_for() > self.budget_s
