@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
+import time
 
 import pytest
 from aiokafka.errors import (
@@ -23,7 +26,9 @@ from broker.metrics import Metrics
 from broker.processors.incoming import Incoming
 from broker.runtime.checkpoint import Checkpoint, Progress
 from broker.runtime.faults import Fault, ThrottledLog, classify
+from broker.runtime.supervision import KafkaLiveness
 from broker.settings import BrokerSettings
+from tests.conftest import REPO_ROOT
 
 TOPIC = "in"
 
@@ -121,3 +126,42 @@ def test_one_line_per_cause_per_interval(caplog: pytest.LogCaptureFixture) -> No
         "Kafka away (999 more like it in the last 30 s)",
     ]
     assert metrics.counters["faults.away"] == 1001
+
+
+def test_liveness_counts_silence_from_the_last_acknowledgement() -> None:
+    now = [0.0]
+    liveness = KafkaLiveness(10.0, lambda: now[0])
+    now[0] = 9.0
+    assert not liveness.gone()
+    liveness.ok()
+    now[0] = 18.0
+    assert not liveness.gone() and liveness.silent_for() == 9.0
+    now[0] = 19.5
+    assert liveness.gone()
+
+
+HUNG_STOP = """
+import asyncio, sys
+from broker.runtime import supervision
+supervision.FAULT_GRACE_S = 0.5
+
+class App:
+    async def crash(self, exc):
+        await asyncio.Event().wait()  # an orderly stop that never finishes
+
+async def main():
+    await supervision.Supervision(App()).fatal("test", RuntimeError("boom"))
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_whose_stop_hangs_still_exits_1() -> None:
+    """The defect this guards against: a crashed worker that stays alive doing nothing."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", HUNG_STOP], cwd=REPO_ROOT, capture_output=True, timeout=30
+    )
+    assert done.returncode == 1, done.stderr.decode()[-2000:]
+    assert time.monotonic() - started < 15
+    assert b"did not stop within" in done.stderr
