@@ -66,11 +66,7 @@ async def drill(
 ) -> Any:
     """`processor_env` e.g. a retry budget shorter than `down_s`, so the processors exit."""
     async with Stack(work, processor_env=dict(processor_env or {})) as stack:
-        plan = FlowPlan(
-            intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
-            accept_every=accept_every,
-            settle_timeout_s=expires_s + 240,
-        )  # fmt: skip
+        plan = FlowPlan.for_drill(stack.vendors, intents, rate, expires_s, accept_every)
         stop = asyncio.Event()
         supervisor = asyncio.create_task(stack.supervise(stop, lambda: False))
 

@@ -62,11 +62,7 @@ async def drill(
     accept_every: int = 2,
 ) -> dict[str, Any]:
     async with Stack(work, nodes=3) as stack:
-        plan = FlowPlan(
-            intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
-            accept_every=accept_every,
-            settle_timeout_s=expires_s + 240,
-        )  # fmt: skip
+        plan = FlowPlan.for_drill(stack.vendors, intents, rate, expires_s, accept_every)
         config = await topic_config(stack.bootstrap, AGREEMENTS)
 
         async def fault(flow: Flow) -> dict[str, Any]:

@@ -63,6 +63,21 @@ class FlowPlan:
     vendors: tuple[str, ...] = ()
     settle_timeout_s: float = 300.0
 
+    @classmethod
+    def for_drill(
+        cls,
+        vendors: tuple[str, ...],
+        intents: int,
+        rate: float,
+        expires_s: float,
+        accept_every: int,
+    ) -> FlowPlan:
+        """A fault drill's flow: settling may take an intent lifetime and four minutes more."""
+        return cls(
+            intents=intents, rate=rate, expires_s=expires_s, vendors=vendors,
+            accept_every=accept_every, settle_timeout_s=expires_s + 240,
+        )  # fmt: skip
+
 
 @dataclass
 class FlowState:

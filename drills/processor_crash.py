@@ -74,11 +74,7 @@ async def drill(
     min_gap_s: float = 10.0,
 ) -> dict[str, Any]:
     async with Stack(work) as stack:
-        plan = FlowPlan(
-            intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
-            accept_every=accept_every,
-            settle_timeout_s=expires_s + 240,
-        )  # fmt: skip
+        plan = FlowPlan.for_drill(stack.vendors, intents, rate, expires_s, accept_every)
 
         async def fault(flow: Flow) -> dict[str, Any]:
             return await crash_loop(stack, flow, kills, down_s, seed, min_gap_s)

@@ -45,11 +45,7 @@ async def drill(
 ) -> dict[str, Any]:
     async with Stack(work) as stack:
         stack.start_vendor(TWIN)  # the second instance of the same vendor id
-        plan = FlowPlan(
-            intents=intents, rate=rate, expires_s=expires_s, vendors=stack.vendors,
-            accept_every=accept_every,
-            settle_timeout_s=expires_s + 240,
-        )  # fmt: skip
+        plan = FlowPlan.for_drill(stack.vendors, intents, rate, expires_s, accept_every)
         started = time.monotonic()
 
         async def fault(flow: Flow) -> dict[str, Any]:
