@@ -36,6 +36,9 @@ class BrokerSettings(BaseSettings):
     retry_budget_seconds: float = Field(default=60.0, ge=1, le=3600)
     # how long the ledger remembers an agreement after its intent expired (broker.ledger)
     ledger_keep_after_expiry_seconds: float = Field(default=3600.0, ge=0)
+    # a vendor topic found missing or not authorised is dead-lettered to at once for this long,
+    # then tried again (broker.destinations)
+    destination_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_expiry_days: int = Field(default=30, ge=1, le=365)
     security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
     sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
