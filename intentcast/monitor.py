@@ -87,6 +87,26 @@ def _lag_and_status(view: View) -> Table:
     return table
 
 
+_CAUSES = {
+    "topic_missing": "topic missing",
+    "not_authorised": "not authorised for the processors",
+    "too_large": "records too large",
+}
+
+
+def _unhealthy(view: View) -> Table:
+    """Vendors whose topics the processors cannot write: their outputs are dead-lettered."""
+    table = Table(title="unhealthy vendors", title_style="bold red")
+    for col in ("vendor", "topic", "cause", "dead-lettered"):
+        table.add_column(col, justify="right" if col == "dead-lettered" else "left")
+    for vendor, state in view.unhealthy_vendors.items():
+        topics = state["topics"] or {"?": "unknown"}
+        for i, (topic, cause) in enumerate(topics.items()):
+            count = f"{state['dead_lettered']:,}" if i == 0 else ""
+            table.add_row(vendor, topic, _CAUSES.get(cause, cause), count, style="red")
+    return table
+
+
 def _recent(view: View) -> Table:
     table = Table(title="recent status updates", title_style="bold")
     for col in ("at", "intent", "status", "reason"):
@@ -107,11 +127,14 @@ def render(view: View, bootstrap: str) -> RenderableType:
         ("intentcast monitor", "bold"),
         f"  {bootstrap}  ·  {view.live_sources} live source(s)  ·  last snapshot {age}",
     )
-    return Group(
-        header,
+    rows: list[RenderableType] = [header]
+    if view.unhealthy_vendors:  # first: one tenant's broken topic is what needs doing now
+        rows.append(_unhealthy(view))
+    rows += [
         Columns([_flows(view), _latencies(view), _lag_and_status(view)], padding=(0, 2)),
         Columns([_rejections(view), _markets(view), _recent(view)], padding=(0, 2)),
-    )
+    ]
+    return Group(*rows)
 
 
 async def _once(reader: TopicReader, aggregator: Aggregator, timeout: float) -> View:
@@ -168,7 +191,8 @@ def monitor(
     ),
     timeout: float = typer.Option(15.0, min=1, help="With --once: seconds to wait for metrics."),
 ) -> None:
-    """Live view of rates, refusals by reason, open intents, latencies, markets and lag.
+    """Live view of rates, refusals by reason, open intents, latencies, markets, lag and
+    unhealthy vendors (whose topics the processors cannot write).
 
     Reads only intentcast.metrics and intentcast.intents.status, with no consumer group, so
     the read-only monitor principal is enough (security via INTENTCAST_SASL_* settings).

@@ -25,6 +25,7 @@ __all__ = [
     "iso",
     "merge_latencies",
     "point_json",
+    "vendor_health",
 ]
 
 FLOWS: Final = (
@@ -39,6 +40,13 @@ _REJECTED = re.compile(r"^(?P<what>[a-z]+)\.rejected\.(?P<reason>[a-z0-9_]+)$")
 _DEADLETTER = re.compile(r"^deadletters\.(?P<reason>[a-z0-9_]+)$")
 _MARKET = re.compile(r"^market\.(?P<market>[a-z0-9-]+)\.(?P<what>[a-z0-9_]+)$")
 _LAG = re.compile(r"^lag\.(?P<topic>[a-z0-9._-]+)$")
+_VENDOR_HEALTH = re.compile(r"^vendor_unhealthy\.(?P<vendor>[a-z0-9-]+)$")
+_DESTINATION_HEALTH = re.compile(
+    r"^vendor_unhealthy\.(?P<vendor>[a-z0-9-]+)\.(?P<topic>[a-z]+)\.(?P<cause>[a-z_]+)$"
+)
+_DESTINATION_COUNT = re.compile(
+    r"^destinations\.(?P<what>unavailable|too_large)\.(?P<vendor>[a-z0-9-]+)$"
+)
 
 
 @dataclass
@@ -84,6 +92,10 @@ class View:
     status_reasons: dict[str, int]
     recent: list[dict[str, str]]
     history: list[Point]
+    # vendor -> 1 while a live processor finds one of its topics unhealthy, 0 once recovered
+    vendor_health: dict[str, float] = field(default_factory=dict)
+    # vendor -> {"topics": {kind: cause}, "dead_lettered": n}, for the unhealthy ones only
+    unhealthy_vendors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def total(self, name: str) -> int:
         return self.counters.get(name, 0)
@@ -106,6 +118,7 @@ class View:
             "statuses": self.statuses,
             "status_reasons": self.status_reasons,
             "recent": self.recent,
+            "unhealthy_vendors": self.unhealthy_vendors,
         }
         if history:
             out["history"] = [point_json(p) for p in self.history]
@@ -247,6 +260,7 @@ class Aggregator:
             for gauge, level in state.snapshot.gauges.items():
                 if m := _LAG.match(gauge):
                     lag[m["topic"]] = lag.get(m["topic"], 0.0) + level
+        health, unhealthy = vendor_health(live, counters)
         return View(
             at=now,
             sources={name: s.seen_at for name, s in sorted(self.sources.items())},
@@ -263,7 +277,37 @@ class Aggregator:
             status_reasons=dict(self.status_reasons),
             recent=sorted(self.recent, key=lambda e: e["at"], reverse=True),
             history=list(self.history),
+            vendor_health=health,
+            unhealthy_vendors=unhealthy,
         )
+
+
+def vendor_health(
+    live: list[SourceState], counters: dict[str, int]
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Per vendor: unhealthy (1) if any live processor says so; which topics, why, and how many
+    of its records were dead-lettered instead (all time, all processors)."""
+    health: dict[str, float] = {}
+    topics: dict[str, dict[str, str]] = {}
+    for state in live:
+        for gauge, level in state.snapshot.gauges.items():
+            if m := _VENDOR_HEALTH.match(gauge):
+                health[m["vendor"]] = max(health.get(m["vendor"], 0.0), level)
+            elif (m := _DESTINATION_HEALTH.match(gauge)) and level > 0:
+                topics.setdefault(m["vendor"], {})[m["topic"]] = m["cause"]
+    dead: Counter[str] = Counter()
+    for name, value in counters.items():
+        if m := _DESTINATION_COUNT.match(name):
+            dead[m["vendor"]] += value
+    unhealthy = {
+        vendor: {
+            "topics": dict(sorted(topics.get(vendor, {}).items())),
+            "dead_lettered": dead[vendor],
+        }
+        for vendor, level in sorted(health.items())
+        if level > 0
+    }
+    return dict(sorted(health.items())), unhealthy
 
 
 def iso(ts: float) -> str:

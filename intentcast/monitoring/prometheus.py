@@ -21,6 +21,9 @@ PREFIX: Final = "intentcast"
 _REJECTED = re.compile(r"^(?P<what>[a-z]+)\.rejected\.(?P<reason>[a-z0-9_]+)$")
 _DEADLETTER = re.compile(r"^deadletters\.(?P<reason>[a-z0-9_]+)$")
 _MARKET = re.compile(r"^market\.(?P<market>[a-z0-9-]+)\.(?P<what>[a-z0-9_]+)$")
+_DESTINATION = re.compile(
+    r"^destinations\.(?P<what>unavailable|too_large)\.(?P<vendor>[a-z0-9-]+)$"
+)
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -87,6 +90,14 @@ def _counter(out: _Families, name: str, value: int) -> None:
             value,
             reason=m["reason"],
         )
+    elif m := _DESTINATION.match(name):
+        out.add(
+            metric_name("destinations", m["what"], "total"),
+            "counter",
+            f"Records for a vendor's topic dead-lettered ({m['what'].replace('_', ' ')}).",
+            value,
+            vendor=m["vendor"],
+        )
     elif m := _MARKET.match(name):
         out.add(
             metric_name("market", m["what"], "total"),
@@ -118,6 +129,25 @@ def exposition(view: View) -> str:
                 "Records not yet fetched by the processors, per input topic.",
                 lag,
                 topic=topic,
+            )
+    for vendor, level in view.vendor_health.items():
+        out.add(
+            metric_name("vendor_unhealthy"),
+            "gauge",
+            "1 while a processor finds one of the vendor's topics missing or not authorised.",
+            level,
+            vendor=vendor,
+        )
+    for vendor, state in view.unhealthy_vendors.items():
+        for topic, cause in state["topics"].items():
+            out.add(
+                metric_name("destination_unhealthy"),
+                "gauge",
+                "The vendor topic that is unhealthy, and why.",
+                1.0,
+                vendor=vendor,
+                topic=topic,
+                cause=cause,
             )
     out.add(
         metric_name("sources_live"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -134,3 +135,66 @@ def test_json_log_lines_carry_ts_level_logger_msg_and_extras() -> None:
     assert entry["msg"] == "offer o1 refused"
     assert entry["intent_id"] == "abc" and entry["reasons"] == ["x"]
     assert entry["ts"].endswith("Z") and len(stream.getvalue().strip().splitlines()) == 1
+
+
+def _unhealthy_flow() -> Aggregator:
+    """Two processors: one finds acme's feedback topic missing, acme and zed were fine before."""
+    agg = Aggregator(stale_after=30)
+    agg.add_metrics(
+        snap("p1", T0,
+             {"destinations.unavailable.acme": 5, "deadletters.destination_unavailable": 5},
+             gauges={"vendor_unhealthy.acme": 1.0,
+                     "vendor_unhealthy.acme.feedback.topic_missing": 1.0,
+                     "vendor_unhealthy.zed": 0.0})
+    )  # fmt: skip
+    agg.add_metrics(
+        snap("p2", T0 + 1, {"destinations.unavailable.acme": 2, "destinations.too_large.zed": 1},
+             gauges={"vendor_unhealthy.acme": 0.0})
+    )  # fmt: skip
+    return agg
+
+
+def test_unhealthy_vendors_come_from_live_gauges_with_their_cause() -> None:
+    view = _unhealthy_flow().view(T0 + 2)
+    assert view.unhealthy_vendors == {
+        "acme": {"topics": {"feedback": "topic_missing"}, "dead_lettered": 7}
+    }, "one live processor that says so is enough; dead letters count across processors"
+    assert view.vendor_health == {"acme": 1.0, "zed": 0.0}
+    assert view.deadletters == {"destination_unavailable": 5}
+    assert view.as_json()["unhealthy_vendors"] == view.unhealthy_vendors
+    gone = _unhealthy_flow().view(T0 + 100)  # no live source says anything any more
+    assert gone.unhealthy_vendors == {} and gone.vendor_health == {}
+
+
+def test_exposition_labels_unhealthy_vendors_and_their_dead_letters() -> None:
+    text = exposition(_unhealthy_flow().view(T0 + 2))
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    health = families["intentcast_vendor_unhealthy"]
+    assert health.type == "gauge"
+    assert {s.labels["vendor"]: s.value for s in health.samples} == {"acme": 1.0, "zed": 0.0}
+    (topic,) = families["intentcast_destination_unhealthy"].samples
+    assert topic.labels == {"vendor": "acme", "topic": "feedback", "cause": "topic_missing"}
+    unavailable = families["intentcast_destinations_unavailable"].samples
+    assert [(s.name, s.labels, s.value) for s in unavailable] == [
+        ("intentcast_destinations_unavailable_total", {"vendor": "acme"}, 7.0)
+    ]
+    too_large = families["intentcast_destinations_too_large"].samples
+    assert [(s.labels, s.value) for s in too_large] == [({"vendor": "zed"}, 1.0)]
+
+
+def test_the_monitor_shows_unhealthy_vendors_first_and_only_when_there_are_some() -> None:
+    from rich.console import Console
+
+    from intentcast.monitor import render
+
+    def text(view: Any) -> str:
+        console = Console(record=True, width=200)
+        console.print(render(view, "127.0.0.1:9092"))
+        return console.export_text()
+
+    shown = text(_unhealthy_flow().view(T0 + 2))
+    assert "unhealthy vendors" in shown
+    row = next(line for line in shown.splitlines() if "acme" in line)
+    assert "feedback" in row and "topic missing" in row and "7" in row
+    assert shown.index("unhealthy vendors") < shown.index("flows")
+    assert "unhealthy vendors" not in text(Aggregator().view(T0))
