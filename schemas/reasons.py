@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     DESTINATION_UNAVAILABLE = "destination_unavailable"
     DESTINATION_TOO_LARGE = "destination_too_large"
+    UNDECODABLE_BATCH = "undecodable_batch"
 
     @property
     def description(self) -> str:
@@ -87,5 +88,8 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.DESTINATION_TOO_LARGE: "An output for one vendor is larger than its topic "
         "accepts (the topic's max.message.bytes). The dead letter names the topic and "
         "partition it was meant for (offset 0: it was never written).",
+        ReasonCode.UNDECODABLE_BATCH: "A stored input batch could not be decoded (its CRC "
+        "fails, or its codec is unknown or its payload corrupt). The dead letter names the "
+        "topic, partition and first offset; its detail gives the range skipped.",
     }
 )
