@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
 from broker.runtime.app import ProcessorsRuntime
+from broker.runtime.faults import Fault, classify
+from broker.runtime.quarantine import SCAN_BUDGET_S, describe, quarantine_path, scan_after_crash
 from broker.settings import BrokerSettings
 from broker.topic_admin import ensure_topics, ticks_topic
 from schemas.logfmt import logging_config
+
+log = logging.getLogger("intentcast.broker.runtime")
 
 
 async def ensure_internal_topics(settings: BrokerSettings) -> None:
@@ -52,7 +58,40 @@ def run_worker(settings: BrokerSettings) -> None:
     try:
         worker.execute_from_commandline()
     except SystemExit as done:
+        _leave_if_undecodable(runtime, worker)
         if runtime.supervision.fault is not None:
             sys.exit(1)
         raise done from None
+    except Exception:  # mode raises the crash's reason again once its loop is closed
+        _leave_if_undecodable(runtime, worker)
+        raise
+    _leave_if_undecodable(runtime, worker)
     sys.exit(runtime.supervision.exit_status())
+
+
+def _leave_if_undecodable(runtime: ProcessorsRuntime, worker: Any) -> None:
+    """A crash on input the client cannot decode recurs on every restart at the same batch:
+    before leaving, locate it so the restarted worker dead-letters and skips it
+    (`broker.runtime.quarantine`). Then exit 1 like any fault of the whole worker."""
+    reason = runtime.app.crash_reason or worker.crash_reason
+    if reason is None or classify(reason, in_record=False) is not Fault.UNDECODABLE:
+        return
+    settings = runtime.settings
+    runtime.supervision.extend(SCAN_BUDGET_S + 20.0, "the scan for undecodable input")
+    scan = scan_after_crash(settings, runtime.checkpoint.topics)
+    try:  # the reads stop at their budget; this bounds the rest (metadata, offsets) too
+        found = asyncio.run(asyncio.wait_for(scan, SCAN_BUDGET_S + 10.0))
+    except Exception as exc:
+        outcome = f"the scan for it failed ({describe(exc)}); the restart reads again"
+    else:
+        ranges = "; ".join(str(r) for r in found)
+        outcome = (
+            f"{ranges}, written to {quarantine_path(settings)}: the restart dead-letters and"
+            " skips them"
+            if found
+            else "no undecodable range found from the committed offsets; the restart reads again"
+        )
+    log.critical(
+        "input the processors cannot decode (%s); %s; exiting 1", describe(reason), outcome
+    )
+    sys.exit(1)

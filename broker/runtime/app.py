@@ -30,6 +30,7 @@ from broker.runtime.batch_loop import AgentLoop, Handler, Runtime
 from broker.runtime.checkpoint import Checkpoint
 from broker.runtime.faults import Fault, ThrottledLog, classify
 from broker.runtime.holes import HoleFiller, read_range
+from broker.runtime.quarantine import Quarantine
 from broker.runtime.stalls import StallWatch
 from broker.runtime.supervision import KafkaLiveness, Supervision
 from broker.settings import BrokerSettings
@@ -136,6 +137,8 @@ class ProcessorsRuntime:
             topic: AgentLoop(name, topic, handler, rt)
             for topic, (name, handler) in handlers.items()
         }
+        # undecodable input a crashed worker located: skipped when its partitions are assigned
+        self.quarantine = Quarantine(settings, app, ctx, self.checkpoint, holes, self.loops)
         self.stalls = StallWatch(
             app,
             self.checkpoint.topics,
@@ -192,6 +195,7 @@ class ProcessorsRuntime:
         app.timer(interval=1.0)(self._watch_kafka)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.on_before_shutdown.connect(self._on_shutdown)
 
     async def _start_components(self) -> None:
@@ -263,6 +267,15 @@ class ProcessorsRuntime:
         self.checkpoint.forget()  # seeded again from the group's committed offsets
         self.holes.forget()
         await self.checkpoint.ensure()
+
+    async def _on_rebalance_complete(self, sender: Any, **kwargs: Any) -> None:
+        """Right after this faust resumes the input partitions, paused since the assignment:
+        an undecodable batch must be past their committed offsets by then, or faust crashes
+        on it again (`broker.runtime.quarantine`)."""
+        try:
+            await self.quarantine.skip_assigned()
+        except Exception as exc:
+            await self.supervision.fatal("undecodable input could not be skipped", exc)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """faust no longer waits for events in flight (acks=False), so this does: each batch

@@ -173,6 +173,20 @@ class Checkpoint:
         progress.next = start
         progress.advance()
 
+    def skip(self, topic: str, partition: int, start: int, end: int) -> int:
+        """Offsets [start, end) hold a batch nothing can decode, dead-lettered once
+        (`broker.runtime.quarantine`): no handler will ever mark them done, so without this
+        they would hold the commit back forever. Returns how many offsets were newly skipped
+        (0 for a partition not known since the last assignment)."""
+        progress = self._progress.get((topic, partition))
+        if progress is None:
+            return 0
+        fresh = [o for o in range(max(start, progress.next), end) if o not in progress.ahead]
+        progress.ahead.update(fresh)
+        progress.advance()
+        self._metrics.count("consumer.undecodable_skipped", len(fresh))
+        return len(fresh)
+
     def commit_offset(self, topic: str, partition: int) -> int | None:
         """The offset the group may commit: everything before it is done. None if unknown."""
         progress = self._progress.get((topic, partition))

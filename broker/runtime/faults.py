@@ -20,11 +20,14 @@ Only the runtime decides what an exception means; handlers raise and never catch
 from __future__ import annotations
 
 import enum
+import gzip
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cramjam
 from aiokafka.errors import (
     CorruptRecordException,
     KafkaConnectionError,
@@ -48,7 +51,16 @@ class Fault(enum.Enum):
 
 
 _REFUSED = (TopicAuthorizationFailedError, MessageSizeTooLargeError)
-_UNDECODABLE = (UnsupportedCodecError, CorruptRecordException)
+# a codec the client lacks, a stored batch whose CRC fails, and (when the CRC holds or is not
+# checked) a compressed payload its codec rejects: snappy, lz4 and zstd in cramjam, gzip in the
+# standard library
+_UNDECODABLE = (
+    UnsupportedCodecError,
+    CorruptRecordException,
+    cramjam.DecompressionError,
+    gzip.BadGzipFile,
+    zlib.error,
+)
 
 
 def classify(exc: BaseException, *, in_record: bool) -> Fault:

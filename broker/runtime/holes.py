@@ -54,6 +54,12 @@ class HoleFiller:
         """On rebalance: the next record of each partition sets a new baseline."""
         self._next.clear()
 
+    def skip_to(self, topic: str, partition: int, offset: int) -> None:
+        """The offsets before `offset` were dealt with outside the agent (an undecodable batch,
+        dead-lettered): a record at `offset` is next in line, not behind a hole to read."""
+        key = (topic, partition)
+        self._next[key] = max(self._next.get(key, offset), offset)
+
     async def complete(self, records: list[Incoming]) -> list[Incoming]:
         """`records` with whatever was skipped in front of each of them, in order."""
         batch: list[Incoming] = []

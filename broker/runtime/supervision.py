@@ -66,6 +66,16 @@ class Supervision:
         """The worker began to stop (SIGTERM, or after `fatal`): bound how long that takes."""
         self._arm(SHUTDOWN_GRACE_S, 1, "shutdown overran its budget")
 
+    def extend(self, after_s: float, why: str) -> None:
+        """The stop is over but `why` must still run in this process (the exit scan for
+        undecodable input): the watchdog armed for the stop would cut it short, so it is
+        replaced by one that allows `after_s` from now and still ends the process with 1."""
+        with self._armed:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self._arm(after_s, 1, why)
+
     def exit_status(self) -> int:
         return 0 if self.fault is None else 1
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import gzip
+import inspect
 import logging
 import subprocess
 import sys
+import textwrap
 import time
+import zlib
+from pathlib import Path
 
+import cramjam
 import pytest
 from aiokafka.errors import (
     CorruptRecordException,
@@ -26,6 +33,8 @@ from broker.metrics import Metrics
 from broker.processors.incoming import Incoming
 from broker.runtime.checkpoint import Checkpoint, Progress
 from broker.runtime.faults import Fault, ThrottledLog, classify
+from broker.runtime.holes import HoleFiller
+from broker.runtime.quarantine import UPSTREAM, BadRange, load_ranges, save_ranges
 from broker.runtime.supervision import KafkaLiveness
 from broker.settings import BrokerSettings
 from tests.conftest import REPO_ROOT
@@ -165,3 +174,111 @@ def test_a_worker_whose_stop_hangs_still_exits_1() -> None:
     assert done.returncode == 1, done.stderr.decode()[-2000:]
     assert time.monotonic() - started < 15
     assert b"did not stop within" in done.stderr
+
+
+# -- undecodable input (broker.runtime.quarantine) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        cramjam.DecompressionError("lz4: ERROR_frameType_unknown"),
+        gzip.BadGzipFile("Not a gzipped file"),
+        zlib.error("invalid stored block lengths"),
+        UnsupportedCodecError("Unknown compression codec 0x05"),
+        CorruptRecordException("Invalid CRC"),
+    ],
+)
+def test_a_payload_its_codec_rejects_is_undecodable_not_a_crash_of_the_worker(
+    exc: BaseException,
+) -> None:
+    assert classify(exc, in_record=False) is Fault.UNDECODABLE
+    assert classify(exc, in_record=True) is Fault.UNDECODABLE
+
+
+def test_connection_errors_stay_transient_next_to_the_codec_errors() -> None:
+    """gzip's error is an OSError like ConnectionError: only the latter may be retried."""
+    assert classify(ConnectionResetError(), in_record=False) is Fault.TRANSIENT
+    assert classify(KafkaConnectionError(), in_record=False) is Fault.TRANSIENT
+
+
+def test_skipped_offsets_let_the_commit_pass_an_undecodable_batch() -> None:
+    cp = _checkpoint(3)
+    cp.done([_rec(3), _rec(8)], cp.generation)
+    assert cp.commit_offset(TOPIC, 0) == 4  # 4..6 undecodable, 7 not handled yet
+    assert cp.skip(TOPIC, 0, 4, 7) == 3
+    assert cp.commit_offset(TOPIC, 0) == 7
+    cp.done([_rec(7)], cp.generation)
+    assert cp.commit_offset(TOPIC, 0) == 9
+    assert cp.skip(TOPIC, 0, 4, 7) == 0  # skipped again (a second assignment): counted once
+    assert cp.skip(TOPIC, 5, 0, 2) == 0  # a partition not known: nothing to mark
+    assert cp._metrics.counters["consumer.undecodable_skipped"] == 3
+
+
+async def test_the_next_record_after_a_skipped_batch_is_no_hole_to_read() -> None:
+    async def positions(keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        return dict.fromkeys(keys, 4)
+
+    holes = HoleFiller(
+        BrokerSettings(bootstrap="127.0.0.1:1"), Metrics("t"), positions, lambda *a: None
+    )
+    assert await holes.missed_before(_rec(4)) == []
+    holes.skip_to(TOPIC, 0, 9)  # offsets 5..8 were one batch nothing decodes, dead-lettered
+    # with a hole this would read 5..8 from a broker that is not there
+    assert await asyncio.wait_for(holes.missed_before(_rec(9)), 5.0) == []
+
+
+def test_upstream_is_what_each_handler_waits_for_after_a_restart() -> None:
+    """The skip replays these alongside, since faust's streams are paused while it runs."""
+    import schemas
+    from broker.runtime.app import HANDLERS
+
+    waits: dict[str, tuple[str, ...]] = {}
+    for topic, (_, handler) in HANDLERS.items():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(handler)))
+        waited = tuple(
+            getattr(schemas, node.args[0].id)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "wait_for"
+            and isinstance(node.args[0], ast.Name)
+        )
+        if waited:
+            waits[topic] = waited
+    assert waits == dict(UPSTREAM)
+
+
+def test_the_quarantine_file_round_trips_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "quarantine.json"
+    assert load_ranges(path) == []
+    one = BadRange(TOPIC, 2, 10, 13, "CorruptRecordException: Invalid CRC")
+    save_ranges(path, [one, one, BadRange(TOPIC, 0, 5, 6, "UnsupportedCodecError: 0x05")])
+    assert load_ranges(path) == [BadRange(TOPIC, 0, 5, 6, "UnsupportedCodecError: 0x05"), one]
+    path.write_text("{not json")
+    assert load_ranges(path) == []
+
+
+LONGER_STOP = """
+import sys, threading, time
+from broker.runtime import supervision
+supervision.SHUTDOWN_GRACE_S = 0.3
+
+sup = supervision.Supervision(app=None)
+sup.stopping()
+sup.extend(1.5, "the scan")
+time.sleep(0.8)  # the stop's watchdog would have ended the process by now
+print("still here", flush=True)
+time.sleep(30)
+"""
+
+
+def test_the_exit_scan_gets_its_own_watchdog_and_still_exits_1() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", LONGER_STOP], cwd=REPO_ROOT, capture_output=True, timeout=30
+    )
+    assert done.returncode == 1, done.stderr.decode()[-2000:]
+    assert done.stdout == b"still here\n"
+    assert time.monotonic() - started < 15
+    assert b"the scan; the worker did not stop within 2 s" in done.stderr
