@@ -79,6 +79,10 @@ SEND_WAIT_S: Final = 2.0
 """How long handing a batch for a vendor topic may take before that topic is checked: aiokafka
 waits 30 s for the metadata of a missing topic, or for a stuck batch of the same partition."""
 VENDOR_REQUEST_TIMEOUT_MS: Final = 5_000
+MISSING_CONFIRM_S: Final = (0.25, 0.5, 1.0, 1.5)
+"""Pauses before asking again about a topic the cluster called missing: a topic created a
+moment ago was still unknown to the secure test node's broker a second after its creation had
+returned (a loaded 2-core machine), so a fault is declared only after 3 s of "missing"."""
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -571,7 +575,15 @@ class Outputs:
         return await asyncio.shield(task)
 
     async def _probe(self, topic: str) -> Probe:
-        result = await probe(await self.producer(), topic)
+        producer = await self.producer()
+        result = await probe(producer, topic)
+        for pause in MISSING_CONFIRM_S:
+            if result.fault is None or result.fault.cause is not Cause.TOPIC_MISSING:
+                break
+            # a topic created a moment ago (a vendor registering) is briefly unknown to the
+            # broker that answers: only a topic that stays missing is a destination fault
+            await asyncio.sleep(pause)
+            result = await probe(producer, topic)
         if result.exists:
             self._found[topic] = time.monotonic()
             self._partition_counts[topic] = result.partitions  # a re-created topic: anew
