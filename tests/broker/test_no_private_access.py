@@ -11,7 +11,7 @@ name.
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib
 from functools import cache
 from pathlib import Path
 
@@ -57,9 +57,8 @@ def _project_files() -> list[Path]:
 def library_private_names() -> frozenset[str]:
     files: list[Path] = []
     for lib in LIBRARIES:
-        spec = importlib.util.find_spec(lib)
-        assert spec is not None and spec.submodule_search_locations, lib
-        for location in spec.submodule_search_locations:
+        # the package's own folders (find_spec gives None for faust once it is imported)
+        for location in importlib.import_module(lib).__path__:
             files += sorted(Path(location).rglob("*.py"))
     return frozenset(_defined_private_names(files))
 
