@@ -121,8 +121,10 @@ async def episode(
     accept_victim: Callable[[int], bool],
     rounds: int = 12,
     break_at: int = 3,
+    break_first: bool = False,
 ) -> Episode:
-    """Intents flow; `break_topic` runs while round `break_at` does."""
+    """Intents flow; `break_topic` runs while round `break_at` does (or, `break_first`, is
+    done before it starts)."""
     vendors = {steady, victim}
     before: list[str] = []
     after: list[str] = []
@@ -141,13 +143,16 @@ async def episode(
         for i in range(rounds):
             if i == break_at:
                 fault = asyncio.ensure_future(break_topic())
+                if break_first:
+                    await fault
             broken = fault is not None and fault.done()
             handle = await one_round(client, i, vendors, victim if accept_victim(i) else steady)
             (after if broken else before).append(handle.intent_id)
             await handle.close()
         assert fault is not None and fault.done(), "the fault took longer than the rounds"
         fault.result()
-        assert len(after) >= rounds - break_at - 3, f"only {len(after)} rounds after the fault"
+        least = rounds - break_at - (0 if break_first else 3)
+        assert len(after) >= least, f"only {len(after)} rounds after the fault"
         await wait_for(
             lambda: len(heard.feedback.get(steady, [])) >= rounds + 1,
             timeout=30, what="the steady vendor's feedback for every offer",
