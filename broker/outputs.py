@@ -249,6 +249,19 @@ class Outputs:
             partition = await self._default_partition(topic, key)
         self._queued[(topic, partition)].append((key, value, list(headers or ())))
 
+    def assume_partitions(self, counts: dict[str, int]) -> None:
+        """Partition counts known beforehand, so `send` asks Kafka for none of them: what lets
+        a handler run in a unit test with no broker (nothing reaches Kafka before `flush`)."""
+        self._partition_counts.update(counts)
+
+    def pending(self) -> list[tuple[str, int, bytes | None, bytes]]:
+        """What is queued and not yet flushed, as (topic, partition, key, value), in order."""
+        return [
+            (topic, partition, key, value)
+            for (topic, partition), records in self._queued.items()
+            for key, value, _ in records
+        ]
+
     async def _learn(self, topic: str) -> DestinationFault | None:
         """A vendor topic's partition count, from one metadata request rather than
         `partitions_for` (30 s for a missing topic); no answer falls back to the latter."""

@@ -1,0 +1,91 @@
+"""Handlers are domain code: run one with a dict for the intent table, outputs that are only
+queued, and a fixed clock, and read what it decided. No faust, no Kafka."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from broker.context import Context, IntentStore
+from broker.ledger import Ledger
+from broker.metrics import Metrics
+from broker.outputs import Outputs
+from broker.processors.incoming import Incoming
+from broker.processors.intake import handle_intent
+from broker.registry import VendorRegistry
+from broker.settings import BrokerSettings
+from schemas import (
+    DEAD_LETTERS,
+    INTENT_STATUS,
+    DeadLetter,
+    IntentStatus,
+    ReasonCode,
+    StatusKind,
+    decode,
+    encode,
+    market_topic,
+)
+from tests.agents.helpers import make_intent
+
+PARTITIONS = 3
+
+
+def _context() -> Context:
+    settings = BrokerSettings(bootstrap="127.0.0.1:1", partitions=PARTITIONS)  # never dialled
+    outputs = Outputs(settings, Metrics("t"))
+    outputs.assume_partitions(
+        {t: PARTITIONS for t in (INTENT_STATUS, DEAD_LETTERS, market_topic("bikes"))}
+    )
+    return Context(
+        settings=settings,
+        outputs=outputs,
+        registry=VendorRegistry(settings),
+        ledger=Ledger(settings, outputs),
+        metrics=Metrics("t"),
+        store=IntentStore(table={}, partitions=PARTITIONS),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+def _incoming(value: bytes, key: bytes, offset: int = 0) -> Incoming:
+    return Incoming(topic="intents", partition=0, offset=offset, key=key, value=value)
+
+
+def _statuses(ctx: Context) -> list[IntentStatus]:
+    return [decode(IntentStatus, v) for t, _, _, v in ctx.outputs.pending() if t == INTENT_STATUS]
+
+
+async def test_a_valid_intent_is_published_to_its_market_and_staged() -> None:
+    ctx = _context()
+    intent = make_intent()
+    raw = encode(intent)
+    await handle_intent(ctx, _incoming(raw, intent.intent_id.encode()))
+    market = [(k, v) for t, _, k, v in ctx.outputs.pending() if t == market_topic("bikes")]
+    assert market == [(intent.intent_id.encode(), raw)]  # republished byte for byte
+    assert [s.status for s in _statuses(ctx)] == [StatusKind.ACCEPTED]
+    assert ctx.store.table == {}  # staged only: applied once the outputs are acknowledged
+    assert ctx.store.get(intent.intent_id) is not None
+    ctx.store.apply()
+    assert intent.intent_id.encode() in ctx.store.table
+
+
+async def test_a_replay_is_recognised_and_a_reused_id_refused() -> None:
+    ctx = _context()
+    intent = make_intent()
+    key = intent.intent_id.encode()
+    await handle_intent(ctx, _incoming(encode(intent), key))
+    ctx.store.apply()
+    await handle_intent(ctx, _incoming(encode(intent), key, offset=1))  # a replay
+    assert ctx.metrics.counters["intents.replayed"] == 1
+    other = make_intent(item="another bike").model_copy(update={"intent_id": intent.intent_id})
+    await handle_intent(ctx, _incoming(encode(other), key, offset=2))
+    letters = [decode(DeadLetter, v) for t, _, _, v in ctx.outputs.pending() if t == DEAD_LETTERS]
+    assert [d.reason for d in letters] == [ReasonCode.DUPLICATE_MESSAGE]
+    assert [s.status for s in _statuses(ctx)] == [StatusKind.ACCEPTED, StatusKind.REJECTED]
+
+
+async def test_garbage_is_dead_lettered_with_its_reason() -> None:
+    ctx = _context()
+    await handle_intent(ctx, _incoming(b"\xff not json", b"k"))
+    letters = [decode(DeadLetter, v) for t, _, _, v in ctx.outputs.pending() if t == DEAD_LETTERS]
+    assert [d.reason for d in letters] == [ReasonCode.MALFORMED_JSON]
+    assert _statuses(ctx) == []  # no intent id to tell
