@@ -66,7 +66,13 @@ from schemas import (
     vendor_agreements_topic,
     vendor_feedback_topic,
 )
-from tests.broker.vendor_flow import Episode, assert_quiet, dead_letters_of, episode
+from tests.broker.vendor_flow import (
+    Episode,
+    as_dead_letter,
+    assert_quiet,
+    dead_letters_of,
+    episode,
+)
 from tests.conftest import wait_for
 from tests.ops.browser import CHROMIUM, chromium_page
 from tests.ops.test_ops_live import run_monitor_once, scrape
@@ -199,8 +205,8 @@ async def _read_all(bootstrap: str, topic: str, *, expect: int, timeout: float =
 def _letters(watcher: TopicWatcher, topic: str) -> list[tuple[Record, DeadLetter]]:
     out = []
     for record in watcher.records:
-        letter = decode(DeadLetter, record.value)
-        if letter.source_topic == topic:
+        letter = as_dead_letter(record)
+        if letter is not None and letter.source_topic == topic:
             out.append((record, letter))
     return out
 

@@ -29,7 +29,7 @@ from broker.topic_admin import create_all
 from intentcast.processes import Processors
 from schemas import DEAD_LETTERS, OfferFeedback, ReasonCode, decode, vendor_feedback_topic
 from schemas.events import DeadLetter
-from tests.broker.vendor_flow import assert_quiet, dead_letters_of, episode
+from tests.broker.vendor_flow import as_dead_letter, assert_quiet, dead_letters_of, episode
 from tests.conftest import wait_for
 from tests.security.conftest import SecureKafka
 
@@ -84,8 +84,8 @@ async def _letters(kafka: SecureKafka, topic: str, expect: int) -> list[DeadLett
         async def enough() -> bool:
             batch = await consumer.getmany(*tps, timeout_ms=200)
             for records in batch.values():
-                letters = (decode(DeadLetter, r.value) for r in records)
-                found.extend(d for d in letters if d.source_topic == topic)
+                letters = (as_dead_letter(r) for r in records)
+                found.extend(d for d in letters if d is not None and d.source_topic == topic)
             return len(found) >= expect
 
         await wait_for(enough, timeout=20, what=f"{expect} dead letter(s) for {topic}")
