@@ -143,7 +143,7 @@ class ProcessorsRuntime:
             app,
             self.checkpoint.topics,
             ctx.metrics,
-            ctx.ledger.replay.handled_upto,
+            self.checkpoint.done_beyond,
             self.checkpoint.positions,
             self.checkpoint.deleted_below,
             self._idle_for,

@@ -8,13 +8,15 @@ first offset not done), so they are not lost, but nothing reads them either.
 Each tick, for every assigned input partition, the watch compares the first offset not done
 with the log's end (`highwaters`). When it has not moved for `stuck_after_s` while records
 exist past it, and either
-- the agent handled records of the partition beyond it (a hole: the records between were
-  skipped), or
+- records of the partition beyond it are done (a hole: the records between were skipped;
+  a batch in flight, however slow, does not count: its records are not done yet), or
 - the agent has been idle all that time (nothing is handed to it at all),
 with no rebalance, recovery or paused flow under way, the watch resumes the partition
 (`resume_partitions`) and reads the missing records itself with a plain aiokafka read, handing
 them to the agent's loop as one more batch. A log that now starts past the offset (retention)
-is told to the checkpoint instead. Only public API of faust and aiokafka is used.
+is told to the checkpoint instead. Only public API of faust and aiokafka is used; partitions
+handed to faust are faust's own `TP` (its `resume_partitions` keeps what it is given, and its
+fetcher asserts that every active partition is a `TP`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import TopicPartition
+from faust.types import TP
 
 from broker.metrics import Metrics
 
@@ -45,8 +47,8 @@ class StallWatch:
     app: Any  # faust.App; faust ships partial hints
     topics: frozenset[str]
     metrics: Metrics
-    # the highest offset of a partition its agent handled (the replay barrier keeps it)
-    handled_upto: Callable[[str, int], int]
+    # whether records of a partition beyond its first offset not done are done (a hole)
+    done_beyond: Callable[[str, int], bool]
     # per partition, the first offset not done yet (the checkpoint)
     positions_of: Callable[[list[Key]], Awaitable[dict[Key, int]]]
     deleted_below: Callable[[str, int, int], None]
@@ -96,7 +98,7 @@ class StallWatch:
             del self._seen[key]
         if not assigned:
             return []
-        tps = [TopicPartition(t, p) for t, p in assigned]
+        tps = [TP(t, p) for t, p in assigned]
         ends = {
             (tp.topic, tp.partition): end for tp, end in (await consumer.highwaters(*tps)).items()
         }
@@ -115,26 +117,26 @@ class StallWatch:
             stuck_for = now - seen.since
             if stuck_for < self.stuck_after_s:
                 continue
-            handled = self.handled_upto(*key)
-            if handled < position and self.idle_for(key[0]) < self.stuck_after_s:
+            hole = self.done_beyond(*key)
+            if not hole and self.idle_for(key[0]) < self.stuck_after_s:
                 continue  # no hole, and the agent is busy: it is only behind
-            await self._reread(key, position, end, handled, stuck_for)
+            await self._reread(key, position, end, hole, stuck_for)
             del self._seen[key]
             reread.append(key)
         return reread
 
-    async def _reread(self, key: Key, position: int, end: int, handled: int, stuck: float) -> None:
+    async def _reread(self, key: Key, position: int, end: int, hole: bool, stuck: float) -> None:
         topic, partition = key
-        tp = TopicPartition(topic, partition)
+        tp = TP(topic, partition)
         start = (await self.app.consumer.earliest_offsets(tp)).get(tp)
         if start is not None and start > position:
             # deleted by retention: a re-read would start past them again, forever
             self.deleted_below(topic, partition, start)
             return
         log.warning(
-            "%s[%d] stuck: first offset not done %d, log end %d, handled up to %d, no progress"
-            " for %.0f s; reading from %d", topic, partition, position, end, handled, stuck,
-            position,
+            "%s[%d] stuck: first offset not done %d, log end %d, %s, no progress for %.0f s;"
+            " reading from %d", topic, partition, position, end,
+            "later records done (a hole)" if hole else "agent idle", stuck, position,
         )  # fmt: skip
         self.app.consumer.resume_partitions({tp})
         count = await self.reread(topic, partition, position, min(end, position + REREAD_MAX))
