@@ -187,11 +187,11 @@ class Checkpoint:
         self._metrics.count("consumer.undecodable_skipped", len(fresh))
         return len(fresh)
 
-    def done_beyond(self, topic: str, partition: int) -> bool:
-        """Whether records past the first offset not done are done: the ones between were
-        skipped (records of one batch are done together, and batches come in order)."""
+    def done_beyond(self, topic: str, partition: int) -> int | None:
+        """The first done offset past the first offset not done, if any: the ones between
+        were skipped (records of one batch are done together, and batches come in order)."""
         progress = self._progress.get((topic, partition))
-        return progress is not None and bool(progress.ahead)
+        return min(progress.ahead) if progress is not None and progress.ahead else None
 
     def commit_offset(self, topic: str, partition: int) -> int | None:
         """The offset the group may commit: everything before it is done. None if unknown."""

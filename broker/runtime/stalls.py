@@ -47,8 +47,8 @@ class StallWatch:
     app: Any  # faust.App; faust ships partial hints
     topics: frozenset[str]
     metrics: Metrics
-    # whether records of a partition beyond its first offset not done are done (a hole)
-    done_beyond: Callable[[str, int], bool]
+    # the first done offset beyond a partition's first offset not done (a hole), if any
+    done_beyond: Callable[[str, int], int | None]
     # per partition, the first offset not done yet (the checkpoint)
     positions_of: Callable[[list[Key]], Awaitable[dict[Key, int]]]
     deleted_below: Callable[[str, int, int], None]
@@ -117,15 +117,20 @@ class StallWatch:
             stuck_for = now - seen.since
             if stuck_for < self.stuck_after_s:
                 continue
-            hole = self.done_beyond(*key)
-            if not hole and self.idle_for(key[0]) < self.stuck_after_s:
+            hole_end = self.done_beyond(*key)
+            if hole_end is None and self.idle_for(key[0]) < self.stuck_after_s:
                 continue  # no hole, and the agent is busy: it is only behind
-            await self._reread(key, position, end, hole, stuck_for)
+            await self._reread(key, position, end, hole_end, stuck_for)
             del self._seen[key]
             reread.append(key)
         return reread
 
-    async def _reread(self, key: Key, position: int, end: int, hole: bool, stuck: float) -> None:
+    async def _reread(
+        self, key: Key, position: int, end: int, hole_end: int | None, stuck: float
+    ) -> None:
+        """A hole: read just the hole (faust is past it). Idle: read up to the end as of the
+        check, then seek faust there, so it fetches what comes next itself (forward only:
+        faust drops fetched records below the offset it last handed over)."""
         topic, partition = key
         tp = TP(topic, partition)
         start = (await self.app.consumer.earliest_offsets(tp)).get(tp)
@@ -136,9 +141,18 @@ class StallWatch:
         log.warning(
             "%s[%d] stuck: first offset not done %d, log end %d, %s, no progress for %.0f s;"
             " reading from %d", topic, partition, position, end,
-            "later records done (a hole)" if hole else "agent idle", stuck, position,
+            "later records done (a hole)" if hole_end is not None else "agent idle", stuck,
+            position,
         )  # fmt: skip
-        self.app.consumer.resume_partitions({tp})
-        count = await self.reread(topic, partition, position, min(end, position + REREAD_MAX))
+        consumer = self.app.consumer
+        consumer.resume_partitions({tp})
+        stop = end if hole_end is None else min(end, hole_end)
+        count, at = 0, position
+        while at < stop:
+            chunk_end = min(stop, at + REREAD_MAX)
+            count += await self.reread(topic, partition, at, chunk_end)
+            at = chunk_end
+        if hole_end is None:
+            await consumer.seek_wait({tp: stop})
         self.metrics.count("consumer.rereads")
         self.metrics.count("consumer.reread_records", count)

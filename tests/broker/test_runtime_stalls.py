@@ -21,6 +21,7 @@ class Consumer:
     start: int = 0
     flow_active: bool = True
     resumed: list[set[Any]] = field(default_factory=list)
+    seeks: list[dict[Any, int]] = field(default_factory=list)
 
     def assignment(self) -> set[TP]:
         return {TP(TOPIC, 0)}
@@ -30,6 +31,9 @@ class Consumer:
 
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         return dict.fromkeys(tps, self.start)
+
+    async def seek_wait(self, offsets: dict[Any, int]) -> None:
+        self.seeks.append(offsets)
 
     def resume_partitions(self, tps: set[Any]) -> None:
         assert all(isinstance(tp, TP) for tp in tps)  # faust's fetcher asserts the same
@@ -57,7 +61,7 @@ class World:
     """Positions, holes, idleness and the clock the watch reads; the re-reads it asks for."""
 
     position: int = 3
-    hole: bool = False
+    hole: int | None = None  # the first done offset past the hole
     idle_s: float = 0.0
     now: float = 0.0
     deleted: list[tuple[str, int, int]] = field(default_factory=list)
@@ -88,15 +92,19 @@ async def _after(world: World, watch: StallWatch, seconds: float) -> list[tuple[
 
 
 async def test_a_hole_is_read_even_while_the_agent_works() -> None:
-    world, app = World(hole=True), App()
+    world, app = World(hole=6), App()
     assert await _after(world, world.watch(app), 16) == [KEY]
-    assert world.reread == [(TOPIC, 0, 3, 10)]
+    assert world.reread == [(TOPIC, 0, 3, 6)]  # only the hole: faust is past it
     assert app.consumer.resumed == [{TP(TOPIC, 0)}]
+    assert app.consumer.seeks == []
 
 
-async def test_a_starved_partition_is_read_once_the_agent_was_idle_long_enough() -> None:
-    world = World(idle_s=20.0)
-    assert await _after(world, world.watch(App()), 16) == [KEY]
+async def test_a_starved_partition_is_read_to_its_end_and_faust_seeked_past_it() -> None:
+    world, app = World(idle_s=20.0), App()
+    app.consumer.end = 4500
+    assert await _after(world, world.watch(app), 16) == [KEY]
+    assert world.reread == [(TOPIC, 0, 3, 2003), (TOPIC, 0, 2003, 4003), (TOPIC, 0, 4003, 4500)]
+    assert app.consumer.seeks == [{TP(TOPIC, 0): 4500}]
 
 
 async def test_a_busy_agent_without_a_hole_is_only_behind() -> None:
@@ -107,7 +115,7 @@ async def test_a_busy_agent_without_a_hole_is_only_behind() -> None:
 
 
 async def test_progress_restarts_the_clock() -> None:
-    world = World(hole=True)
+    world = World(hole=6)
     watch = world.watch(App())
     await watch.check()
     world.now, world.position = 10.0, 4
@@ -118,7 +126,7 @@ async def test_progress_restarts_the_clock() -> None:
 
 @pytest.mark.parametrize("state", ["rebalancing", "in_recovery", "flow_stopped", "paused"])
 async def test_a_rebalance_recovery_or_paused_flow_holds_records_legitimately(state: str) -> None:
-    world, app = World(hole=True, idle_s=99), App()
+    world, app = World(hole=6, idle_s=99), App()
     if state == "flow_stopped":
         app.consumer.flow_active = False
     elif state == "paused":
@@ -129,13 +137,13 @@ async def test_a_rebalance_recovery_or_paused_flow_holds_records_legitimately(st
 
 
 async def test_records_deleted_by_retention_are_told_not_re_read_forever() -> None:
-    world, app = World(hole=True), App()
+    world, app = World(hole=6), App()
     app.consumer.start = 7  # the log now starts past the first offset not done
     assert await _after(world, world.watch(app), 16) == [KEY]
     assert world.deleted == [(TOPIC, 0, 7)] and world.reread == []
 
 
 async def test_nothing_past_the_position_is_no_stall() -> None:
-    world, app = World(hole=True, idle_s=99), App()
+    world, app = World(hole=6, idle_s=99), App()
     app.consumer.end = 3
     assert await _after(world, world.watch(app), 60) == []
