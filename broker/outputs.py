@@ -509,13 +509,13 @@ class Outputs:
                         producer, sent.topic, sent.partition, batch, sent.records, resend=True
                     )
             else:
-                if verdict.cause is not Cause.TOPIC_MISSING and sent.delivery.done():
-                    # the producer counted the refused batch's sequence numbers, the broker did
-                    # not: every later batch of this producer to the partition would fail
-                    # OutOfOrderSequenceNumber (measured with aiokafka 0.14 and Kafka 4.1), and
-                    # only a new producer id starts the partition's sequence afresh. A deleted
-                    # topic needs none: a re-created partition accepts any sequence.
-                    self._replace_producer(sent.producer)
+                # the producer counted a refused batch's sequence numbers, the broker did not:
+                # every later batch of this producer to the partition would fail
+                # OutOfOrderSequenceNumber (measured with aiokafka 0.14 and Kafka 4.1), and only
+                # a new producer id starts the partition's sequence afresh. A producer that sent
+                # to a deleted topic keeps asking for it at every metadata refresh (and logs an
+                # error each time): replaced too, once its given-up batch has expired
+                self._replace_producer(sent.producer)
                 self.health.failed(verdict)
                 instead = await self._instead(sent, verdict)
             if instead:
@@ -535,6 +535,8 @@ class Outputs:
     async def _verdict(self, sent: _Sent) -> DestinationFault | _Resend | None:
         """None: keep waiting, or `settled` already says what happened."""
         while not sent.settled.done():
+            if sent.delivery.cancelled():
+                return None  # settled by `_delivered`
             error = sent.delivery.exception() if sent.delivery.done() else None
             if error is not None:
                 fault = refused(sent.topic, error)
@@ -551,10 +553,10 @@ class Outputs:
             # still waiting for its acknowledgement
             fault = (await self._check(sent.topic)).fault
             if fault is not None:
-                # given up here: the batch stays queued in aiokafka until it expires (30 s
-                # after it was handed over), as aiokafka has no call to take it back. Should
-                # the topic be re-created meanwhile, its records arrive there as well as in
-                # the dead letters (at least once).
+                # given up here: the batch stays queued in aiokafka until its request timeout
+                # expires it (5 s after it was handed over), as aiokafka has no call to take it
+                # back. Should the topic be re-created meanwhile, its records arrive there as
+                # well as in the dead letters (at least once).
                 return fault
             if not sent.delivery.done():
                 return None  # the topic exists: a slow acknowledgement, not a fault
