@@ -12,11 +12,12 @@ exist past it, and either
   a batch in flight, however slow, does not count: its records are not done yet), or
 - the agent has been idle all that time (nothing is handed to it at all),
 with no rebalance, recovery or paused flow under way, the watch resumes the partition
-(`resume_partitions`) and reads the missing records itself with a plain aiokafka read, handing
-them to the agent's loop as one more batch. A log that now starts past the offset (retention)
-is told to the checkpoint instead. Only public API of faust and aiokafka is used; partitions
-handed to faust are faust's own `TP` (its `resume_partitions` keeps what it is given, and its
-fetcher asserts that every active partition is a `TP`).
+(`resume_partitions`). A hole it reads itself with a plain aiokafka read, handing the records to
+the agent's loop as one more batch; a starved partition it rewinds with faust's `seek`, which
+also resets the offset below which faust drops what it fetches. A log that now starts past
+the offset (retention) is told to the checkpoint instead. Only public API of faust and aiokafka
+is used; partitions handed to faust are faust's own `TP` (its `resume_partitions` keeps what it
+is given, and its fetcher asserts that every active partition is a `TP`).
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ class StallWatch:
     async def _reread(
         self, key: Key, position: int, end: int, hole_end: int | None, stuck: float
     ) -> None:
-        """A hole: read just the hole (faust is past it). Idle: read up to the end as of the
-        check, then seek faust there, so it fetches what comes next itself (forward only:
-        faust drops fetched records below the offset it last handed over)."""
+        """A hole: read just the hole with a plain read (faust is past it). Idle: rewind faust
+        to the first offset not done with its public `seek`, which also resets the offset
+        below which faust drops what it fetches, so faust hands the partition over again."""
         topic, partition = key
         tp = TP(topic, partition)
         start = (await self.app.consumer.earliest_offsets(tp)).get(tp)
@@ -146,13 +147,13 @@ class StallWatch:
         )  # fmt: skip
         consumer = self.app.consumer
         consumer.resume_partitions({tp})
-        stop = end if hole_end is None else min(end, hole_end)
+        self.metrics.count("consumer.rereads")
+        if hole_end is None:
+            await consumer.seek(tp, position)
+            return
         count, at = 0, position
-        while at < stop:
-            chunk_end = min(stop, at + REREAD_MAX)
+        while at < hole_end:
+            chunk_end = min(hole_end, at + REREAD_MAX)
             count += await self.reread(topic, partition, at, chunk_end)
             at = chunk_end
-        if hole_end is None:
-            await consumer.seek_wait({tp: stop})
-        self.metrics.count("consumer.rereads")
         self.metrics.count("consumer.reread_records", count)

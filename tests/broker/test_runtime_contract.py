@@ -53,8 +53,12 @@ def test_fausts_consumer_thread_commits_what_it_is_given() -> None:
 def test_public_api_the_runtime_uses_is_there() -> None:
     runtime = _runtime()
     app, consumer = runtime.app, runtime.app.consumer
-    for name in ("highwaters", "earliest_offsets", "assignment", "resume_partitions", "seek_wait"):
+    names = ("highwaters", "earliest_offsets", "assignment", "resume_partitions", "seek_wait")
+    for name in names:
         assert callable(getattr(consumer, name)), name
+    # `seek` rewinds the fetch position and the offset below which faust drops fetched records
+    assert list(inspect.signature(consumer.seek).parameters) == ["partition", "offset"]
+    assert inspect.iscoroutinefunction(consumer.seek)
     assert isinstance(consumer.flow_active, bool)
     assert isinstance(app.rebalancing, bool) and isinstance(app.in_recovery, bool)
     assert app.flow_control.is_active() in (True, False)
