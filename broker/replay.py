@@ -7,9 +7,11 @@ handles a partition after start or a rebalance, it notes the upstream topic's en
 waits until the upstream agent has handled everything before it. Steady-state processing never
 waits: a customer or vendor only answers what an upstream step already recorded.
 
-The wait is bounded (MAX_WAIT_S for all partitions together, per assignment): faust feeds
-every agent from one fetch loop, so an agent that waits long enough to fill its buffer would
-stall the upstream agent it waits for. Past the budget, the step goes on as before the barrier.
+faust feeds every agent from one fetch loop, so an agent that waits long enough to fill its
+buffer stalls the very upstream agent it waits for. So the wait does not rely on faust: after
+PULL_AFTER_S the runtime reads the upstream records itself (`pull`, a plain read handed to the
+upstream agent's loop, `broker.runtime.app`). The wait stays bounded (MAX_WAIT_S for all
+partitions together, per assignment); past the budget, the step goes on as before the barrier.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -26,6 +29,9 @@ from broker.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 30.0
+PULL_AFTER_S = 0.5
+# reads [start, end) of an upstream partition and hands it to its agent's loop
+Pull = Callable[[str, int, int, int], Awaitable[int]]
 
 
 class ReplayBarrier:
@@ -36,6 +42,7 @@ class ReplayBarrier:
         self._handled: dict[tuple[str, int], int] = {}
         self._passed: set[tuple[str, int]] = set()
         self._deadline: float | None = None  # one budget per assignment
+        self.pull: Pull | None = None  # set by the runtime once the agent loops exist
 
     def forget(self) -> None:
         """On rebalance: the upstream agents replay again, so dependents wait again."""
@@ -69,10 +76,16 @@ class ReplayBarrier:
         if self._deadline is None:
             self._deadline = time.monotonic() + MAX_WAIT_S
         if committed < end:
+            started = time.monotonic()
             while self.handled_upto(*key) < end - 1:
                 if time.monotonic() > self._deadline:
                     log.warning("%s[%d]: replay wait budget spent; going on", *key)
                     break
+                if self.pull is not None and time.monotonic() - started > PULL_AFTER_S:
+                    start = max(committed, self.handled_upto(*key) + 1)
+                    await self.pull(topic, partition, start, end)
+                    started = time.monotonic()
+                    continue
                 await asyncio.sleep(0.05)
         self._passed.add(key)
 

@@ -150,6 +150,8 @@ class ProcessorsRuntime:
             self._reread,
             settings.stall_rewind_seconds,
         )
+        # dependents waiting for an upstream replay read it themselves (broker.replay)
+        ctx.ledger.replay.pull = self._reread
         self.gate = ProfileGate(ctx)  # vendor profiles, one topic per vendor, by pattern
         for loop in self.loops.values():
             self._declare_agent(loop)
