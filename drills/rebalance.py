@@ -117,7 +117,7 @@ def main(
     intents: int = typer.Option(3000, help="Intents to publish."),
     rate: float = typer.Option(50.0, help="Intents per second."),
     cycles: int = typer.Option(6, help="How many times the second worker joins and leaves."),
-    up_s: float = typer.Option(8.0, help="Seconds the second worker stays in the group."),
+    up_s: float = typer.Option(12.0, help="Seconds the second worker stays in the group."),
     down_s: float = typer.Option(3.0, help="Seconds between its leave and its next join."),
     expires_s: float = typer.Option(120.0, help="Intent lifetime; unaccepted intents expire."),
     workdir: Path = WORKDIR_OPTION,

@@ -80,14 +80,16 @@ async def test_broker_gone_past_the_retry_budget_worker_exits_and_is_restarted(
 
 
 async def test_commits_racing_rebalances_and_sigterm_under_load(tmp_path: Path) -> None:
-    """A second worker joins and leaves (SIGTERM) four times while intents flow: no worker
+    """A second worker joins and leaves (SIGTERM) three times while intents flow: no worker
     crashes on a commit, each SIGTERM ends the busy worker within 10 s, nothing is lost."""
+    # each join stays 10 s: a worker stopped while still importing dies of the signal (-15)
+    # before it has a loop to handle it, which says nothing about a busy worker
     result = await rebalance.drill(
-        intents=300, rate=25, cycles=4, up_s=5.0, down_s=1.5, expires_s=120, work=tmp_path,
+        intents=300, rate=25, cycles=3, up_s=10.0, down_s=1.5, expires_s=120, work=tmp_path,
         accept_every=1,
     )  # fmt: skip
     assert result["crashes"] == []
     assert result["first_worker_alive"]
     assert result["sigterm_stop_max_s"] <= 10.0, result["sigterm_stop_s"]
-    assert result["second_exit_statuses"] == [0, 0, 0, 0]
+    assert result["second_exit_statuses"] == [0, 0, 0]
     _clean(result)
