@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections import Counter
 
 from schemas import MetricsSnapshot, utcnow
@@ -50,6 +51,17 @@ class Histogram:
         }
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_ALLOWED = re.compile(r"[^a-z0-9_.:{}=,-]")
+
+
+def metric_name(name: str) -> str:
+    """A name the metrics schema accepts: names built from exception classes or topics
+    (`faults.transient.LeaderNotAvailableError`) become `faults.transient.leader_not_available_
+    error`; a snapshot that failed validation would stop the worker's metrics altogether."""
+    return _NOT_ALLOWED.sub("_", _CAMEL.sub("_", name).lower())[:128] or "_"
+
+
 class Metrics:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -67,7 +79,9 @@ class Metrics:
         return MetricsSnapshot(
             source=self.source[:64],
             at=utcnow(),
-            counters=dict(list(self.counters.items())[:512]),
-            gauges=dict(list(self.gauges.items())[:512]),
-            latencies_ms={k: v.summary() for k, v in list(self.latencies.items())[:64]},
+            counters={metric_name(k): v for k, v in list(self.counters.items())[:512]},
+            gauges={metric_name(k): v for k, v in list(self.gauges.items())[:512]},
+            latencies_ms={
+                metric_name(k): v.summary() for k, v in list(self.latencies.items())[:64]
+            },
         )

@@ -282,3 +282,15 @@ def test_the_exit_scan_gets_its_own_watchdog_and_still_exits_1() -> None:
     assert done.stdout == b"still here\n"
     assert time.monotonic() - started < 15
     assert b"the scan; the worker did not stop within 2 s" in done.stderr
+
+
+def test_fault_counters_named_after_exceptions_make_a_valid_snapshot() -> None:
+    """The broker-restart drill found this: `faults.transient.LeaderNotAvailableError` failed
+    the metrics schema, the metrics timer raised and the worker stopped."""
+    metrics = Metrics("t")
+    throttled = ThrottledLog(logging.getLogger("t.names"), metrics)
+    throttled.warning("transient.LeaderNotAvailableError", "Kafka fault")
+    metrics.gauges["vendor_unhealthy.Acme Bikes!"] = 1.0
+    snapshot = metrics.snapshot()
+    assert snapshot.counters == {"faults.transient.leader_not_available_error": 1}
+    assert list(snapshot.gauges) == ["vendor_unhealthy.acme_bikes_"]
