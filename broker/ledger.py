@@ -66,6 +66,13 @@ class Ledger:
             for p in partitions:
                 self._chains.pop(p, None)
 
+    def forget_batch_caches(self) -> None:
+        """After a batch is thrown away: chain heads it advanced may name records that never
+        reached Kafka, and deliveries it made are not in the cached tail. The replay barrier
+        is kept: what the upstream agents handled is still handled."""
+        self.delivered.forget()
+        self._chains.clear()
+
     async def chain(self, partition: int) -> ChainState:
         state = self._chains.get(partition)
         if state is None:

@@ -105,34 +105,38 @@ class AgentLoop:
         done, _ = await asyncio.wait({current}, timeout=timeout)
         if done:
             return True
-        current.cancel()
-        self.rt.ctx.abandon_batch()
+        current.cancel()  # `_attempts` throws its state away as the cancellation lands
         self.rt.ctx.metrics.count("consumer.batches_abandoned")
         return False
 
     async def _attempts(self, records: list[Incoming], generation: int) -> None:
         """Handle the batch; on a transient Kafka fault, handle it again after a backoff."""
         started, attempt = time.monotonic(), 0
+        ctx = self.rt.ctx
         while True:
+            state = ctx.begin_batch()  # this task's state writes, apart from other agents'
             try:
-                resets = self.rt.ctx.outputs.resets
+                resets = ctx.outputs.resets
                 batch = await self.rt.holes.complete(records)
                 for rec in batch:
                     await self._dispatch(rec)
-                await self.rt.ctx.commit_batch(resets)
+                await ctx.commit_batch(state, resets)
                 self.rt.liveness.ok()
                 self.rt.checkpoint.done(batch, generation)
                 return
+            except asyncio.CancelledError:
+                ctx.abandon_batch(state)  # a rebalance gave up on it: it replays elsewhere
+                raise
             except Exception as exc:
                 fault = classify(exc, in_record=False)
-                await self.rt.ctx.reset_after_failure()
+                await ctx.reset_after_failure(state)
                 spent = time.monotonic() - started
                 if fault is not Fault.TRANSIENT or spent > self.rt.retry_budget_s:
                     raise
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 attempt += 1
                 self.rt.throttled.warning(
-                    f"transient.{type(exc).__name__}",
+                    f"transient.{self.name}.{type(exc).__name__}",
                     "%s: Kafka fault (%s: %s); handling the batch again in %.1f s (%.0f of %.0f s"
                     " of the retry budget spent)", self.name, type(exc).__name__, exc, delay,
                     spent, self.rt.retry_budget_s,
