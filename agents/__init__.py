@@ -1,9 +1,9 @@
 """Customer publish client and vendor subscriber SDK; they meet the processors only via topics."""
 
-from agents.customer import DEFAULT_TERMS, CustomerClient
-from agents.dedupe import RecentIds
-from agents.drafts import OfferDraft, build_offer, offer_id_for
-from agents.errors import (
+from intentcast.agents.customer import DEFAULT_TERMS, CustomerClient
+from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
+from intentcast.agents.errors import (
     AgreementError,
     BadAgreementError,
     ClientError,
@@ -16,12 +16,18 @@ from agents.errors import (
     VendorConfigError,
     WalletError,
 )
-from agents.intent_handle import IntentHandle
-from agents.partitions import partition_for
-from agents.receipts import Receipt
-from agents.settings import ClientSettings
-from agents.vendor import AgreementHandler, FeedbackHandler, IntentHandler, Vendor, VendorStats
-from agents.wallet import IntentKeys, Wallet, default_wallet_path
+from intentcast.agents.intent_handle import IntentHandle
+from intentcast.agents.partitions import partition_for
+from intentcast.agents.receipts import Receipt
+from intentcast.agents.settings import ClientSettings
+from intentcast.agents.vendor import (
+    AgreementHandler,
+    FeedbackHandler,
+    IntentHandler,
+    Vendor,
+    VendorStats,
+)
+from intentcast.agents.wallet import IntentKeys, Wallet, default_wallet_path
 
 __all__ = [
     "DEFAULT_TERMS",

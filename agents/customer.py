@@ -12,27 +12,27 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from agents.errors import ClientError
-from agents.intent_handle import IntentHandle
-from agents.kafka import (
+from intentcast.agents.errors import ClientError
+from intentcast.agents.intent_handle import IntentHandle
+from intentcast.agents.kafka import (
     kafka_errors,
     make_consumer,
     make_producer,
     partition_count,
     random_client_id,
 )
-from agents.partitions import partition_for
-from agents.receipts import Receipt
-from agents.replies import REPLY_TOPICS
-from agents.settings import ClientSettings
-from agents.wallet import IntentKeys, Wallet
-from schemas.canonical import schema_error_from
-from schemas.crypto import sign_model
-from schemas.fields import new_id
-from schemas.intent import Intent, Place, Want
-from schemas.terms import refs_for
-from schemas.timeutil import utcnow
-from schemas.topics import OFFERS_DELIVERED
+from intentcast.agents.partitions import partition_for
+from intentcast.agents.receipts import Receipt
+from intentcast.agents.replies import REPLY_TOPICS
+from intentcast.agents.settings import ClientSettings
+from intentcast.agents.wallet import IntentKeys, Wallet
+from intentcast.schemas.canonical import schema_error_from
+from intentcast.schemas.crypto import sign_model
+from intentcast.schemas.fields import new_id
+from intentcast.schemas.intent import Intent, Place, Want
+from intentcast.schemas.terms import refs_for
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import OFFERS_DELIVERED
 
 __all__ = ["DEFAULT_TERMS", "CustomerClient"]
 

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.canonical import schema_error_from
-from schemas.crypto import SigningKey, sign_model
-from schemas.fields import new_id
-from schemas.intent import Intent
-from schemas.offer import Offer
-from schemas.timeutil import utcnow
+from intentcast.schemas.canonical import schema_error_from
+from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.fields import new_id
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import Offer
+from intentcast.schemas.timeutil import utcnow
 
 __all__ = ["OfferDraft", "build_offer", "offer_id_for"]
 

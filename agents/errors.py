@@ -20,9 +20,9 @@ aiokafka's exceptions are translated in :mod:`agents.kafka` so callers never cat
 
 from __future__ import annotations
 
-from schemas.errors import IntentcastError
-from schemas.events import StatusKind
-from schemas.reasons import ReasonCode
+from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.events import StatusKind
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = [
     "AgreementError",

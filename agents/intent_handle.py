@@ -10,26 +10,26 @@ from typing import Final
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from agents.errors import (
+from intentcast.agents.errors import (
     AgreementError,
     BadAgreementError,
     ClientError,
     IntentRejectedError,
     ReplyTimeoutError,
 )
-from agents.kafka import send
-from agents.receipts import Receipt
-from agents.replies import ReplyReader
-from agents.wallet import IntentKeys
-from schemas.agreement import Agreement
-from schemas.canonical import content_hash, encode
-from schemas.crypto import sign_model
-from schemas.errors import SchemaError
-from schemas.events import IntentStatus, StatusKind
-from schemas.intent import Cancel, Intent
-from schemas.offer import Acceptance, Offer
-from schemas.timeutil import utcnow
-from schemas.topics import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED
+from intentcast.agents.kafka import send
+from intentcast.agents.receipts import Receipt
+from intentcast.agents.replies import ReplyReader
+from intentcast.agents.wallet import IntentKeys
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.canonical import content_hash, encode
+from intentcast.schemas.crypto import sign_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import IntentStatus, StatusKind
+from intentcast.schemas.intent import Cancel, Intent
+from intentcast.schemas.offer import Acceptance, Offer
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED
 
 __all__ = ["IntentHandle"]
 

@@ -10,13 +10,13 @@ from typing import Literal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 
-from agents.errors import (
+from intentcast.agents.errors import (
     ClientError,
     KafkaUnavailableError,
     PublishError,
     TopicMissingError,
 )
-from agents.settings import ClientSettings
+from intentcast.agents.settings import ClientSettings
 
 __all__ = [
     "kafka_errors",

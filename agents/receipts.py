@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.errors import WalletError
-from schemas.agreement import Agreement, ConsentReceipt
-from schemas.canonical import canonical_bytes, decode
-from schemas.errors import SchemaError
+from intentcast.agents.errors import WalletError
+from intentcast.schemas.agreement import Agreement, ConsentReceipt
+from intentcast.schemas.canonical import canonical_bytes, decode
+from intentcast.schemas.errors import SchemaError
 
 __all__ = ["Receipt"]
 

@@ -10,17 +10,17 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from agents.errors import ClientError, KafkaUnavailableError
-from agents.kafka import kafka_errors
-from schemas.agreement import Agreement
-from schemas.canonical import decode
-from schemas.crypto import SealingKey
-from schemas.errors import SchemaError
-from schemas.events import IntentStatus
-from schemas.intent import Intent
-from schemas.offer import DeliveredOffer, Offer, open_offer
-from schemas.reasons import ReasonCode
-from schemas.topics import AGREEMENTS, INTENT_STATUS, OFFERS_DELIVERED
+from intentcast.agents.errors import ClientError, KafkaUnavailableError
+from intentcast.agents.kafka import kafka_errors
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.canonical import decode
+from intentcast.schemas.crypto import SealingKey
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import IntentStatus
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import DeliveredOffer, Offer, open_offer
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.topics import AGREEMENTS, INTENT_STATUS, OFFERS_DELIVERED
 
 __all__ = ["REPLY_TOPICS", "ReplyReader"]
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agents.errors import SettingsError
+from intentcast.agents.errors import SettingsError
 
 __all__ = ["ClientSettings"]
 

@@ -15,19 +15,19 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from agents.dedupe import RecentIds
-from agents.drafts import OfferDraft, build_offer, offer_id_for
-from agents.errors import VendorConfigError
-from agents.settings import ClientSettings
-from schemas.agreement import Agreement
-from schemas.crypto import SigningKey, sign_model
-from schemas.errors import SchemaError
-from schemas.events import OfferFeedback
-from schemas.intent import Intent
-from schemas.offer import Offer, VendorProfile
-from schemas.terms import ROSTER, TermRef, term_ref
-from schemas.timeutil import utcnow
-from schemas.topics import (
+from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
+from intentcast.agents.errors import VendorConfigError
+from intentcast.agents.settings import ClientSettings
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.terms import ROSTER, TermRef, term_ref
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import (
     VENDOR_TOPIC_PREFIX,
     market_topic,
     vendor_agreements_topic,
@@ -302,7 +302,7 @@ class Vendor:
     # -- running -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Vendor:
-        from agents.vendor_runtime import VendorRuntime
+        from intentcast.agents.vendor_runtime import VendorRuntime
 
         self.check_ready()
         self._stop.clear()

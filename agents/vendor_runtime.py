@@ -11,19 +11,25 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.errors import PublishError, TopicMissingError, VendorConfigError
-from agents.kafka import kafka_errors, make_consumer, make_producer, random_client_id, send
-from agents.settings import ClientSettings
-from schemas.agreement import Agreement
-from schemas.canonical import decode, encode
-from schemas.errors import SchemaError
-from schemas.events import OfferFeedback
-from schemas.intent import Intent
-from schemas.offer import Offer, VendorProfile
-from schemas.topics import OFFERS_SUBMITTED, VENDOR_REGISTRY
+from intentcast.agents.errors import PublishError, TopicMissingError, VendorConfigError
+from intentcast.agents.kafka import (
+    kafka_errors,
+    make_consumer,
+    make_producer,
+    random_client_id,
+    send,
+)
+from intentcast.agents.settings import ClientSettings
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.canonical import decode, encode
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.topics import OFFERS_SUBMITTED, VENDOR_REGISTRY
 
 if TYPE_CHECKING:
-    from agents.vendor import Vendor
+    from intentcast.agents.vendor import Vendor
 
 __all__ = ["VendorRuntime"]
 

@@ -12,10 +12,10 @@ from typing import Any, Final
 
 import orjson
 
-from agents.errors import WalletError
-from agents.receipts import Receipt
-from schemas.crypto import SealingKey, SigningKey
-from schemas.errors import SchemaError
+from intentcast.agents.errors import WalletError
+from intentcast.agents.receipts import Receipt
+from intentcast.schemas.crypto import SealingKey, SigningKey
+from intentcast.schemas.errors import SchemaError
 
 __all__ = ["DEFAULT_WALLET", "IntentKeys", "Wallet", "default_wallet_path"]
 

@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from schemas import (
+from intentcast.schemas import (
     MESSAGE_MODELS,
     Agreement,
     DeliveredOffer,
@@ -34,7 +34,7 @@ from schemas import (
     sign_model,
     verify_model,
 )
-from schemas.samples import sample, sample_keys, sample_messages
+from intentcast.schemas.samples import sample, sample_keys, sample_messages
 
 REPEATS = 7
 COLUMNS = ("encode", "decode", "sign", "verify")

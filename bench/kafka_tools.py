@@ -6,7 +6,7 @@ import re
 import subprocess
 from typing import Any
 
-from broker.kafka_local import KafkaDistribution
+from intentcast.broker.kafka_local import KafkaDistribution
 
 
 def _java(dist: KafkaDistribution, main: str, *args: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas import Acceptance, Intent, Offer, decode, seal_offer, verify_model
+from intentcast.schemas import Acceptance, Intent, Offer, decode, seal_offer, verify_model
 
 Work = Callable[[bytes], None]
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents import IntentKeys
-from bench.vendors_proc import MARKETS
-from broker.metrics import Histogram
-from schemas import (
+from intentcast.agents import IntentKeys
+from intentcast.bench.vendors_proc import MARKETS
+from intentcast.broker.metrics import Histogram
+from intentcast.schemas import (
     ACCEPTANCES,
     AGREEMENTS,
     INTENTS_SUBMITTED,

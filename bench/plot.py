@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.metrics import _BOUNDS, Histogram
+from intentcast.broker.metrics import _BOUNDS, Histogram
 
 
 def cdf(h: Histogram) -> tuple[list[float], list[float]]:

@@ -22,17 +22,17 @@ from typing import Any
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agents import OfferDraft, build_offer
-from bench import kafka_tools, passthrough, pipeline
-from bench.plot import save_plot
-from bench.procstat import sample, usage
-from bench.vendors_proc import vendor_id, vendor_key
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import free_port
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import OfferDraft, build_offer
+from intentcast.bench import kafka_tools, passthrough, pipeline
+from intentcast.bench.plot import save_plot
+from intentcast.bench.procstat import sample, usage
+from intentcast.bench.vendors_proc import vendor_id, vendor_key
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from schemas import Acceptance, content_hash, encode, sign_model, utcnow
+from intentcast.schemas import Acceptance, content_hash, encode, sign_model, utcnow
 
 Say = Callable[[str], None]
 
@@ -186,7 +186,7 @@ def _pipeline_stage(
     log = workers[0].log
     vend_log = (work / "vendors.log").open("wb")
     vend = subprocess.Popen(
-        [sys.executable, "-m", "bench.vendors_proc", "--vendors", str(cfg.vendors),
+        [sys.executable, "-m", "intentcast.bench.vendors_proc", "--vendors", str(cfg.vendors),
          "--bootstrap", bootstrap], stdout=vend_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     pids = {"vendors": vend.pid, "driver": _self_pid()}

@@ -10,9 +10,9 @@ import asyncio
 import hashlib
 from decimal import Decimal
 
-from agents import ClientSettings, OfferDraft, Vendor
-from schemas import ROSTER, SigningKey
-from schemas.intent import Intent
+from intentcast.agents import ClientSettings, OfferDraft, Vendor
+from intentcast.schemas import ROSTER, SigningKey
+from intentcast.schemas.intent import Intent
 
 MARKETS = ("bikes", "strollers", "groceries")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
-from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
-from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode
 
 
 @dataclass(frozen=True)

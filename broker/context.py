@@ -18,13 +18,13 @@ from datetime import datetime
 
 from aiokafka.errors import KafkaError
 
-from broker.intent_store import IntentStore, StateBatch, partition_of
-from broker.ledger import Ledger
-from broker.metrics import Metrics
-from broker.outputs import Outputs
-from broker.registry import VendorRegistry
-from broker.settings import BrokerSettings
-from schemas import utcnow
+from intentcast.broker.intent_store import IntentStore, StateBatch, partition_of
+from intentcast.broker.ledger import Ledger
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.registry import VendorRegistry
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import utcnow
 
 
 class OutputsResetError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints

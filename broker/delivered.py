@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 
-from broker.partition_reader import read_partition
-from broker.settings import BrokerSettings
-from schemas import OFFERS_DELIVERED
+from intentcast.broker.partition_reader import read_partition
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import OFFERS_DELIVERED
 
 OFFER_HEADER = "intentcast.offer"
 

@@ -44,9 +44,9 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import TopicPartition
 
-from broker.metrics import Metrics
-from schemas import ReasonCode
-from schemas.topics import VENDOR_TOPIC_PREFIX
+from intentcast.broker.metrics import Metrics
+from intentcast.schemas import ReasonCode
+from intentcast.schemas.topics import VENDOR_TOPIC_PREFIX
 
 __all__ = [
     "PROBE_TIMEOUT_S",

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 
-from broker.outputs import key_partition
-from broker.records import IntentRecord
+from intentcast.broker.outputs import key_partition
+from intentcast.broker.records import IntentRecord
 
 
 class StateConflictError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints

@@ -14,12 +14,20 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from broker.delivered import DeliveredOffers
-from broker.outputs import Outputs
-from broker.partition_reader import read_partition
-from broker.replay import ReplayBarrier
-from broker.settings import BrokerSettings
-from schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode, utcnow
+from intentcast.broker.delivered import DeliveredOffers
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.partition_reader import read_partition
+from intentcast.broker.replay import ReplayBarrier
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import (
+    AGREEMENTS,
+    GENESIS_HASH,
+    Agreement,
+    SchemaError,
+    decode,
+    encode,
+    utcnow,
+)
 
 BuildAgreement = Callable[[int, str], Agreement]  # (seq, prev_hash) -> agreement
 

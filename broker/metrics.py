@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-from schemas import MetricsSnapshot, utcnow
+from intentcast.schemas import MetricsSnapshot, utcnow
 
 # log-spaced bucket bounds in ms, 0.1 ms .. ~100 s: HDR-style relative precision (~5%)
 _BOUNDS = [0.1 * (1.05**i) for i in range(290)]

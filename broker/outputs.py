@@ -43,7 +43,7 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import murmur2
 
-from broker.destinations import (
+from intentcast.broker.destinations import (
     Cause,
     DestinationFault,
     DestinationHealth,
@@ -54,9 +54,9 @@ from broker.destinations import (
     quiet_client_logs,
     refused,
 )
-from broker.metrics import Metrics
-from broker.settings import BrokerSettings
-from schemas import (
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import (
     DEAD_LETTERS,
     INTENT_STATUS,
     DeadLetter,

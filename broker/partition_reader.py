@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from broker.settings import BrokerSettings
+from intentcast.broker.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 RETRY_S = 60.0

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from schemas.errors import IntentcastError
-from schemas.fields import SLUG_PATTERN
-from schemas.topics import (
+from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.fields import SLUG_PATTERN
+from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
     CANCELS,

@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from broker.context import Context
-from broker.outputs import Outputs
-from broker.processors.incoming import Incoming, dead_letter
-from broker.processors.profiles import check_vendor_profile, ensure_vendor_topics
-from broker.refusal import Refused
-from schemas import VENDOR_REGISTRY, ReasonCode, SchemaError, encode
-from schemas.topics import VENDOR_PROFILE_PATTERN, vendor_id_of_profile_topic
+from intentcast.broker.context import Context
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.processors.incoming import Incoming, dead_letter
+from intentcast.broker.processors.profiles import check_vendor_profile, ensure_vendor_topics
+from intentcast.broker.refusal import Refused
+from intentcast.schemas import VENDOR_REGISTRY, ReasonCode, SchemaError, encode
+from intentcast.schemas.topics import VENDOR_PROFILE_PATTERN, vendor_id_of_profile_topic
 
 log = logging.getLogger(__name__)
 

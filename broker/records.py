@@ -11,7 +11,7 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas import Intent, IntentState, Offer, decode
+from intentcast.schemas import Intent, IntentState, Offer, decode
 
 
 class IntentRecord(BaseModel):

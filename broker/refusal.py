@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.errors import IntentcastError
-from schemas.reasons import ReasonCode
+from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.reasons import ReasonCode
 
 
 class Refused(IntentcastError):  # noqa: N818 - a verdict, not a malfunction

@@ -16,12 +16,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from broker.kafka_meta import topic_partitions
-from broker.refusal import Refused
-from broker.settings import BrokerSettings
-from broker.validation import check_profile
-from schemas import VENDOR_REGISTRY, SchemaError, VendorProfile, decode
-from schemas.topics import vendor_id_of_profile_topic
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.refusal import Refused
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.validation import check_profile
+from intentcast.schemas import VENDOR_REGISTRY, SchemaError, VendorProfile, decode
+from intentcast.schemas.topics import vendor_id_of_profile_topic
 
 log = logging.getLogger(__name__)
 

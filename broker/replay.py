@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from broker.kafka_meta import committed_offsets
-from broker.settings import BrokerSettings
+from intentcast.broker.kafka_meta import committed_offsets
+from intentcast.broker.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 30.0

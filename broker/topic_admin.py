@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from broker.settings import BrokerSettings
-from schemas.topics import (
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas.topics import (
     CORE_TOPICS,
     MARKET_TOPIC,
     VENDOR_AGREEMENTS_TOPIC,

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from broker.pii import find_pii
-from broker.records import IntentRecord
-from broker.refusal import Refused
-from schemas import (
+from intentcast.broker.pii import find_pii
+from intentcast.broker.records import IntentRecord
+from intentcast.broker.refusal import Refused
+from intentcast.schemas import (
     Acceptance,
     Cancel,
     Intent,

@@ -10,12 +10,17 @@ from typing import Any
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
-from broker.runtime.app import ProcessorsRuntime
-from broker.runtime.faults import Fault, classify
-from broker.runtime.quarantine import SCAN_BUDGET_S, describe, quarantine_path, scan_after_crash
-from broker.settings import BrokerSettings
-from broker.topic_admin import ensure_topics, ticks_topic
-from schemas.logfmt import logging_config
+from intentcast.broker.runtime.app import ProcessorsRuntime
+from intentcast.broker.runtime.faults import Fault, classify
+from intentcast.broker.runtime.quarantine import (
+    SCAN_BUDGET_S,
+    describe,
+    quarantine_path,
+    scan_after_crash,
+)
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import ensure_topics, ticks_topic
+from intentcast.schemas.logfmt import logging_config
 
 log = logging.getLogger("intentcast.broker.runtime")
 

@@ -29,7 +29,7 @@ from drills.harness import (
     workdir_for,
 )
 from drills.verdict import run_flow
-from schemas import AGREEMENTS
+from intentcast.schemas import AGREEMENTS
 
 
 async def stop_node(

@@ -23,11 +23,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from agents import IntentKeys
-from broker.kafka_meta import topic_partitions
 from drills.harness import console
 from drills.vendors import DRILL_MARKET
-from schemas import (
+from intentcast.agents import IntentKeys
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.schemas import (
     ACCEPTANCES,
     INTENT_STATUS,
     INTENTS_SUBMITTED,

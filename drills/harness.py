@@ -28,12 +28,12 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from rich.console import Console
 from rich.table import Table
 
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.cluster import LocalCluster
-from broker.kafka_local.node import free_port
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
 from drills.vendors import DRILL_MARKET, DRILL_VENDORS
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.cluster import LocalCluster
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
 
 console = Console()
@@ -53,7 +53,7 @@ def free_base_port(span: int) -> int:
 
 
 def _free(port: int) -> bool:
-    from broker.kafka_local.node import port_free
+    from intentcast.broker.kafka_local.node import port_free
 
     return port_free(port)
 

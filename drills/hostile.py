@@ -24,11 +24,11 @@ import typer
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from agents import IntentKeys, OfferDraft, build_offer
 from drills.flow import Tail, make_intent
 from drills.harness import OUT_OPTION, WORKDIR_OPTION, Stack, report, run_drill, workdir_for
 from drills.vendors import DRILL_VENDORS
-from schemas import (
+from intentcast.agents import IntentKeys, OfferDraft, build_offer
+from intentcast.schemas import (
     ACCEPTANCES,
     CANCELS,
     DEAD_LETTERS,

@@ -18,8 +18,6 @@ import typer
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
 from drills.flow import Flow, FlowPlan, Tail
 from drills.harness import (
     OUT_OPTION,
@@ -31,7 +29,9 @@ from drills.harness import (
     workdir_for,
 )
 from drills.verdict import verdict
-from schemas import (
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import (
     ACCEPTANCES,
     INTENTS_SUBMITTED,
     METRICS,

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import typer
 
-from agents import ClientSettings, OfferDraft, Vendor
-from schemas import ROSTER, Intent, SigningKey
+from intentcast.agents import ClientSettings, OfferDraft, Vendor
+from intentcast.schemas import ROSTER, Intent, SigningKey
 
 DRILL_VENDORS = ("drill-a", "drill-b", "drill-c")
 DRILL_MARKET = "electronics"

@@ -16,12 +16,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from broker.audit import verify_log
-from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
 from drills.flow import Flow, FlowPlan
 from drills.harness import console
-from schemas import AGREEMENTS, Agreement, SchemaError, decode
+from intentcast.broker.audit import verify_log
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import AGREEMENTS, Agreement, SchemaError, decode
 
 
 async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Counter[str]:

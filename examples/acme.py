@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from agents import OfferDraft, Vendor
-from examples.pricing import round_down
-from schemas.crypto import SigningKey
-from schemas.intent import Intent
-from schemas.terms import ROSTER
+from intentcast.agents import OfferDraft, Vendor
+from intentcast.examples.pricing import round_down
+from intentcast.schemas.crypto import SigningKey
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.terms import ROSTER
 
 KEY = SigningKey.from_seed(hashlib.sha256(b"example:acme-bikes").digest())
 """Fixed seed: the demo vendor keeps one identity (a real vendor keeps its seed secret)."""

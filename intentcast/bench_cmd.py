@@ -31,7 +31,7 @@ def bench(
 ) -> None:
     """Benchmark the pipeline against Kafka's own limits on this machine (takes minutes)."""
     try:
-        from bench.run import BenchConfig, run_bench
+        from intentcast.bench.run import BenchConfig, run_bench
     except ImportError as exc:
         raise fail(
             "the benchmark lives in the repository's bench/ folder: run it from a "

@@ -9,9 +9,9 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from broker.audit import find_agreement, verify_log
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.broker.audit import find_agreement, verify_log
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.console import console, fail
 
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def run(
     log_level: str = typer.Option("warn", help="debug, info, warn or error."),
 ) -> None:
     """Start the processors (intake, offers, acceptances, cancels, expiry, profiles)."""
-    from broker.worker import run_worker
+    from intentcast.broker.worker import run_worker
 
     settings = settings_for(bootstrap).model_copy(update={"log_level": log_level})
     console.print(f"processors [bold]{settings.app_id}[/] on {settings.bootstrap}; Ctrl-C stops")

@@ -21,14 +21,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from broker.audit import verify_log
-from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.broker.audit import verify_log
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors, ensure_kafka
-from schemas import OfferFeedback, SchemaError, decode, vendor_feedback_topic
+from intentcast.schemas import OfferFeedback, SchemaError, decode, vendor_feedback_topic
 
-EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
+EXAMPLES = (
+    "intentcast.examples.acme",
+    "intentcast.examples.careful",
+    "intentcast.examples.premium",
+)
 DEMO_TERMS = ("SD-BASE", "P2B1", "PDC-AI")
 
 
@@ -75,7 +79,7 @@ async def _feedback_reader(bootstrap: str, vendor_ids: list[str]) -> AIOKafkaCon
 
 
 async def _flow(bootstrap: str, say: Say, timeout: float) -> DemoResult:
-    from agents import ClientSettings, CustomerClient
+    from intentcast.agents import ClientSettings, CustomerClient
 
     os.environ["INTENTCAST_BOOTSTRAP"] = bootstrap
     vendors = [importlib.import_module(name).vendor for name in EXAMPLES]

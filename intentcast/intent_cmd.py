@@ -13,7 +13,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from agents import (
+from intentcast.agents import (
     AgreementError,
     ClientSettings,
     CustomerClient,
@@ -28,9 +28,9 @@ from agents import (
     default_wallet_path,
 )
 from intentcast.console import console, fail
-from schemas.errors import IntentcastError, SchemaError
-from schemas.offer import Offer
-from schemas.timeutil import format_utc
+from intentcast.schemas.errors import IntentcastError, SchemaError
+from intentcast.schemas.offer import Offer
+from intentcast.schemas.timeutil import format_utc
 
 app = typer.Typer(
     help="Publish intents as an anonymous customer, watch offers arrive, accept one, "

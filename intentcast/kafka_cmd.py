@@ -7,13 +7,17 @@ from pathlib import Path
 
 import typer
 
-from broker.kafka_local import KafkaLaunchError, KafkaNode, resolve_distribution
-from broker.kafka_local.cluster import LocalCluster
-from broker.kafka_local.compose_secrets import DEFAULT_HOSTS, EXAMPLE_VENDORS, ComposeSecrets
-from broker.kafka_local.distribution import KAFKA_VERSION, cache_root
-from broker.kafka_local.secure import NodeSecurity, is_secure_folder
+from intentcast.broker.kafka_local import KafkaLaunchError, KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.cluster import LocalCluster
+from intentcast.broker.kafka_local.compose_secrets import (
+    DEFAULT_HOSTS,
+    EXAMPLE_VENDORS,
+    ComposeSecrets,
+)
+from intentcast.broker.kafka_local.distribution import KAFKA_VERSION, cache_root
+from intentcast.broker.kafka_local.secure import NodeSecurity, is_secure_folder
 from intentcast.console import console, fail
-from schemas.errors import IntentcastError
+from intentcast.schemas.errors import IntentcastError
 
 app = typer.Typer(
     help="Run Apache Kafka (KRaft) locally on 127.0.0.1, no Docker needed.", no_args_is_help=True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging.config
 import os
 
-from schemas.logfmt import LOG_LEVELS, logging_config
+from intentcast.schemas.logfmt import LOG_LEVELS, logging_config
 
 __all__ = ["setup_logging"]
 

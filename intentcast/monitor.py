@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agents import ClientSettings
+from intentcast.agents import ClientSettings
 from intentcast.console import console, fail
 from intentcast.monitoring import FLOWS, Aggregator, MonitorError, TopicReader, View
 

@@ -10,12 +10,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from rich.table import Table
 
-from broker.kafka_local import KafkaLaunchError, resolve_distribution
-from broker.kafka_local.secure import MECHANISM, NodeSecurity, is_secure_folder
-from broker.kafka_local.secure_admin import SecureAdmin
-from broker.principals import DEFAULT_APP_PREFIX, Kind, Principal, PrincipalError
-from broker.settings import BrokerSettings
-from broker.topic_admin import ensure_topics, planned_vendor
+from intentcast.broker.kafka_local import KafkaLaunchError, resolve_distribution
+from intentcast.broker.kafka_local.secure import MECHANISM, NodeSecurity, is_secure_folder
+from intentcast.broker.kafka_local.secure_admin import SecureAdmin
+from intentcast.broker.principals import DEFAULT_APP_PREFIX, Kind, Principal, PrincipalError
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import ensure_topics, planned_vendor
 from intentcast.console import console, fail
 from intentcast.kafka_cmd import default_data_dir
 

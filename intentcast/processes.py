@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import port_free
-from broker.kafka_local.probe import metadata_ready
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import port_free
+from intentcast.broker.kafka_local.probe import metadata_ready
 
 
 class Processors(AbstractContextManager["Processors"]):

@@ -12,10 +12,10 @@ import typer
 from rich.live import Live
 from rich.text import Text
 
-from agents import ClientSettings, Vendor, VendorStats
+from intentcast.agents import ClientSettings, Vendor, VendorStats
 from intentcast.console import console, fail
-from schemas.crypto import SigningKey
-from schemas.errors import IntentcastError
+from intentcast.schemas.crypto import SigningKey
+from intentcast.schemas.errors import IntentcastError
 
 app = typer.Typer(help="Run vendor agents written with the Intentcast SDK.", no_args_is_help=True)
 

@@ -6,7 +6,7 @@ else of ours, so customers, vendors, processors and auditors all agree on the sa
 
 from __future__ import annotations
 
-from schemas.agreement import (
+from intentcast.schemas.agreement import (
     GENESIS_HASH,
     Agreement,
     ConsentPurpose,
@@ -14,8 +14,8 @@ from schemas.agreement import (
     ConsentService,
     PiiController,
 )
-from schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
-from schemas.canonical import (
+from intentcast.schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
+from intentcast.schemas.canonical import (
     MAX_MESSAGE_BYTES,
     canonical_bytes,
     canonical_json,
@@ -26,7 +26,7 @@ from schemas.canonical import (
     sha256_hex,
     signing_bytes,
 )
-from schemas.crypto import (
+from intentcast.schemas.crypto import (
     SealingKey,
     SigningKey,
     b64d,
@@ -36,9 +36,15 @@ from schemas.crypto import (
     verify_model,
     verify_signature,
 )
-from schemas.errors import IntentcastError, SchemaError, SignatureError
-from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback, StatusKind
-from schemas.fields import (
+from intentcast.schemas.errors import IntentcastError, SchemaError, SignatureError
+from intentcast.schemas.events import (
+    DeadLetter,
+    IntentStatus,
+    MetricsSnapshot,
+    OfferFeedback,
+    StatusKind,
+)
+from intentcast.schemas.fields import (
     CountryCode,
     Currency,
     Hex64,
@@ -49,9 +55,17 @@ from schemas.fields import (
     Slug,
     new_id,
 )
-from schemas.intent import TRANSITIONS, Cancel, Intent, IntentState, Place, Want, can_transition
-from schemas.models import MESSAGE_MODELS
-from schemas.offer import (
+from intentcast.schemas.intent import (
+    TRANSITIONS,
+    Cancel,
+    Intent,
+    IntentState,
+    Place,
+    Want,
+    can_transition,
+)
+from intentcast.schemas.models import MESSAGE_MODELS
+from intentcast.schemas.offer import (
     Acceptance,
     DeliveredOffer,
     Offer,
@@ -59,8 +73,8 @@ from schemas.offer import (
     open_offer,
     seal_offer,
 )
-from schemas.reasons import ReasonCode
-from schemas.terms import (
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.terms import (
     ROSTER,
     Purpose,
     Term,
@@ -70,8 +84,8 @@ from schemas.terms import (
     resolve_terms,
     term_ref,
 )
-from schemas.timeutil import UtcDateTime, utcnow
-from schemas.topics import (
+from intentcast.schemas.timeutil import UtcDateTime, utcnow
+from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
     CANCELS,

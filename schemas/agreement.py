@@ -7,16 +7,16 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.base import Message, WireModel
-from schemas.canonical import canonical_json, content_hash, sha256_hex
-from schemas.crypto import verify_model
-from schemas.errors import SchemaError
-from schemas.fields import CountryCode, Hex64, PublicKey, Slug, Text
-from schemas.intent import Intent
-from schemas.offer import Acceptance, Offer
-from schemas.reasons import ReasonCode
-from schemas.terms import RETENTION_TEXT, TermRefs, resolve_terms
-from schemas.timeutil import UtcDateTime
+from intentcast.schemas.base import Message, WireModel
+from intentcast.schemas.canonical import canonical_json, content_hash, sha256_hex
+from intentcast.schemas.crypto import verify_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.fields import CountryCode, Hex64, PublicKey, Slug, Text
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import Acceptance, Offer
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.terms import RETENTION_TEXT, TermRefs, resolve_terms
+from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "GENESIS_HASH",

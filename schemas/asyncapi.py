@@ -7,9 +7,9 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
-from schemas.base import WireModel
-from schemas.reasons import ReasonCode
-from schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
+from intentcast.schemas.base import WireModel
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
 
 __all__ = ["asyncapi_document"]
 

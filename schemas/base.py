@@ -6,9 +6,9 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from schemas.errors import SchemaError
-from schemas.fields import Signature
-from schemas.reasons import ReasonCode
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.fields import Signature
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = ["SUPPORTED_VERSIONS", "Message", "SignedModel", "WireModel"]
 

@@ -13,8 +13,8 @@ from typing import Any, Final, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import SchemaError
-from schemas.reasons import ReasonCode
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = [
     "MAX_MESSAGE_BYTES",

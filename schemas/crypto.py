@@ -12,9 +12,9 @@ import nacl.public
 import nacl.signing
 from pydantic import BaseModel
 
-from schemas.canonical import signing_bytes
-from schemas.errors import SchemaError, SignatureError
-from schemas.reasons import ReasonCode
+from intentcast.schemas.canonical import signing_bytes
+from intentcast.schemas.errors import SchemaError, SignatureError
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = [
     "SealingKey",

@@ -12,7 +12,7 @@ text, so the same code can travel in dead letters and vendor feedback unchanged.
 
 from __future__ import annotations
 
-from schemas.reasons import ReasonCode
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = ["IntentcastError", "SchemaError", "SignatureError"]
 

@@ -10,11 +10,11 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.base import Message
-from schemas.crypto import b64e
-from schemas.fields import Hex64, MessageId, Slug, Text
-from schemas.reasons import ReasonCode
-from schemas.timeutil import UtcDateTime, utcnow
+from intentcast.schemas.base import Message
+from intentcast.schemas.crypto import b64e
+from intentcast.schemas.fields import Hex64, MessageId, Slug, Text
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.timeutil import UtcDateTime, utcnow
 
 __all__ = [
     "DeadLetter",

@@ -8,9 +8,9 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-from schemas.crypto import b64d
-from schemas.errors import SchemaError
-from schemas.iso import COUNTRIES, CURRENCIES, minor_units
+from intentcast.schemas.crypto import b64d
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.iso import COUNTRIES, CURRENCIES, minor_units
 
 __all__ = [
     "CountryCode",

@@ -9,9 +9,9 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from schemas.base import SignedModel, WireModel
-from schemas.crypto import verify_model
-from schemas.fields import (
+from intentcast.schemas.base import SignedModel, WireModel
+from intentcast.schemas.crypto import verify_model
+from intentcast.schemas.fields import (
     CountryCode,
     Currency,
     MessageId,
@@ -21,8 +21,8 @@ from schemas.fields import (
     Text,
     check_precision,
 )
-from schemas.terms import TermRefs
-from schemas.timeutil import UtcDateTime
+from intentcast.schemas.terms import TermRefs
+from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "TRANSITIONS",

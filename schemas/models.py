@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from schemas.agreement import (
+from intentcast.schemas.agreement import (
     GENESIS_HASH,
     Agreement,
     ConsentPurpose,
@@ -14,9 +14,15 @@ from schemas.agreement import (
     ConsentService,
     PiiController,
 )
-from schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
-from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback, StatusKind
-from schemas.fields import (
+from intentcast.schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
+from intentcast.schemas.events import (
+    DeadLetter,
+    IntentStatus,
+    MetricsSnapshot,
+    OfferFeedback,
+    StatusKind,
+)
+from intentcast.schemas.fields import (
     CountryCode,
     Currency,
     Hex64,
@@ -27,8 +33,16 @@ from schemas.fields import (
     Slug,
     new_id,
 )
-from schemas.intent import TRANSITIONS, Cancel, Intent, IntentState, Place, Want, can_transition
-from schemas.offer import (
+from intentcast.schemas.intent import (
+    TRANSITIONS,
+    Cancel,
+    Intent,
+    IntentState,
+    Place,
+    Want,
+    can_transition,
+)
+from intentcast.schemas.offer import (
     Acceptance,
     DeliveredOffer,
     Offer,

@@ -6,11 +6,11 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from schemas.base import Message, SignedModel
-from schemas.canonical import decode, encode
-from schemas.crypto import SealingKey, seal, verify_model
-from schemas.errors import SchemaError
-from schemas.fields import (
+from intentcast.schemas.base import Message, SignedModel
+from intentcast.schemas.canonical import decode, encode
+from intentcast.schemas.crypto import SealingKey, seal, verify_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.fields import (
     Currency,
     Hex64,
     MessageId,
@@ -20,9 +20,9 @@ from schemas.fields import (
     Text,
     check_precision,
 )
-from schemas.reasons import ReasonCode
-from schemas.terms import AcceptedTermRefs, TermRefs
-from schemas.timeutil import UtcDateTime
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.terms import AcceptedTermRefs, TermRefs
+from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "Acceptance",

@@ -13,15 +13,21 @@ import nacl.bindings
 import nacl.hash
 import nacl.public
 
-from schemas.agreement import GENESIS_HASH, Agreement
-from schemas.base import Message
-from schemas.canonical import content_hash, encode
-from schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
-from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback, StatusKind
-from schemas.intent import Cancel, Intent, Place, Want
-from schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
-from schemas.reasons import ReasonCode
-from schemas.terms import refs_for
+from intentcast.schemas.agreement import GENESIS_HASH, Agreement
+from intentcast.schemas.base import Message
+from intentcast.schemas.canonical import content_hash, encode
+from intentcast.schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
+from intentcast.schemas.events import (
+    DeadLetter,
+    IntentStatus,
+    MetricsSnapshot,
+    OfferFeedback,
+    StatusKind,
+)
+from intentcast.schemas.intent import Cancel, Intent, Place, Want
+from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.terms import refs_for
 
 __all__ = [
     "SAMPLE_TIME",

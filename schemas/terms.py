@@ -9,11 +9,11 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from schemas.base import WireModel
-from schemas.canonical import content_hash
-from schemas.errors import SchemaError
-from schemas.fields import Hex64, Text
-from schemas.reasons import ReasonCode
+from intentcast.schemas.base import WireModel
+from intentcast.schemas.canonical import content_hash
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.fields import Hex64, Text
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = [
     "RETENTION_TEXT",

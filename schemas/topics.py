@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from schemas.agreement import Agreement
-from schemas.base import WireModel
-from schemas.errors import SchemaError
-from schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
-from schemas.fields import SLUG_PATTERN
-from schemas.intent import Cancel, Intent
-from schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
-from schemas.reasons import ReasonCode
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.base import WireModel
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
+from intentcast.schemas.fields import SLUG_PATTERN
+from intentcast.schemas.intent import Cancel, Intent
+from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
+from intentcast.schemas.reasons import ReasonCode
 
 __all__ = [
     "ACCEPTANCES",

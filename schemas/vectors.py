@@ -7,14 +7,14 @@ from typing import Any, Final
 
 import nacl.signing
 
-from schemas.agreement import Agreement
-from schemas.base import Message, SignedModel
-from schemas.canonical import canonical_bytes, canonical_json, sha256_hex, signing_bytes
-from schemas.crypto import b64e
-from schemas.fields import format_money
-from schemas.samples import deterministic_seal, sample_keys, sample_messages
-from schemas.terms import ROSTER
-from schemas.timeutil import format_utc, parse_utc
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.base import Message, SignedModel
+from intentcast.schemas.canonical import canonical_bytes, canonical_json, sha256_hex, signing_bytes
+from intentcast.schemas.crypto import b64e
+from intentcast.schemas.fields import format_money
+from intentcast.schemas.samples import deterministic_seal, sample_keys, sample_messages
+from intentcast.schemas.terms import ROSTER
+from intentcast.schemas.timeutil import format_utc, parse_utc
 
 __all__ = ["VECTORS_VERSION", "build_vectors", "messy_input"]
 

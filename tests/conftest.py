@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agents import ClientSettings, Vendor
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import free_port
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import ClientSettings, Vendor
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
 
 pytest_plugins = ["tests.watchers"]  # topic watchers as fixtures for every folder
@@ -99,7 +99,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # -- the real processors and the example vendors, shared by every test that needs the flow --
 
-EXAMPLES = ("examples.acme", "examples.careful", "examples.premium")
+EXAMPLES = (
+    "intentcast.examples.acme",
+    "intentcast.examples.careful",
+    "intentcast.examples.premium",
+)
 
 
 @pytest.fixture(scope="session")

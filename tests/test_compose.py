@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from broker.kafka_local.compose_secrets import ComposeSecrets
+from intentcast.broker.kafka_local.compose_secrets import ComposeSecrets
 from tests.conftest import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from broker.kafka_meta import topic_partitions
-from schemas import DEAD_LETTERS, INTENT_STATUS, DeadLetter, IntentStatus, decode
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.schemas import DEAD_LETTERS, INTENT_STATUS, DeadLetter, IntentStatus, decode
 from tests.conftest import wait_for
 
 

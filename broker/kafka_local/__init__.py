@@ -4,15 +4,19 @@ Machines without Docker still need a genuine broker for development and CI; this
 downloads Kafka once into a cache, formats a data folder and supervises the JVM by PID.
 """
 
-from broker.kafka_local.distribution import KAFKA_VERSION, KafkaDistribution, resolve_distribution
-from broker.kafka_local.errors import (
+from intentcast.broker.kafka_local.distribution import (
+    KAFKA_VERSION,
+    KafkaDistribution,
+    resolve_distribution,
+)
+from intentcast.broker.kafka_local.errors import (
     DownloadFailedError,
     JavaMissingError,
     KafkaLaunchError,
     NodeNotReadyError,
     PortInUseError,
 )
-from broker.kafka_local.node import KafkaNode, NodeStatus
+from intentcast.broker.kafka_local.node import KafkaNode, NodeStatus
 
 __all__ = [
     "KAFKA_VERSION",

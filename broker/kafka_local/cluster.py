@@ -17,10 +17,10 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from broker.kafka_local.cluster_id import new_cluster_id
-from broker.kafka_local.distribution import KafkaDistribution
-from broker.kafka_local.errors import KafkaLaunchError, NodeNotReadyError
-from broker.kafka_local.node import KafkaNode, NodeStatus
+from intentcast.broker.kafka_local.cluster_id import new_cluster_id
+from intentcast.broker.kafka_local.distribution import KafkaDistribution
+from intentcast.broker.kafka_local.errors import KafkaLaunchError, NodeNotReadyError
+from intentcast.broker.kafka_local.node import KafkaNode, NodeStatus
 
 CLUSTER_ID_FILE = "cluster.id"
 

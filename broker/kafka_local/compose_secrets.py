@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from broker.kafka_local.cluster_id import new_cluster_id
-from broker.kafka_local.distribution import KafkaDistribution
-from broker.kafka_local.secure import (
+from intentcast.broker.kafka_local.cluster_id import new_cluster_id
+from intentcast.broker.kafka_local.distribution import KafkaDistribution
+from intentcast.broker.kafka_local.secure import (
     ADMIN_USER,
     MECHANISM,
     NODE_PRINCIPAL,
@@ -29,8 +29,8 @@ from broker.kafka_local.secure import (
     _write_secret,
     ensure_tls,
 )
-from broker.kafka_local.secure_admin import SecureAdmin, _merge_principals
-from broker.principals import DEFAULT_APP_PREFIX, Kind, Principal
+from intentcast.broker.kafka_local.secure_admin import SecureAdmin, _merge_principals
+from intentcast.broker.principals import DEFAULT_APP_PREFIX, Kind, Principal
 
 MOUNT: Final = "/etc/intentcast/secrets"
 """Where every container of the profile sees the folder (read-only)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from broker.kafka_local.errors import DownloadFailedError, JavaMissingError
+from intentcast.broker.kafka_local.errors import DownloadFailedError, JavaMissingError
 
 KAFKA_VERSION = "4.1.1"
 _COMPLETE_MARKER = ".complete"
@@ -57,7 +57,7 @@ def _download(target: Path) -> None:
         raise DownloadFailedError("Maven (`mvn`) is not installed, so Kafka cannot be fetched.")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))
-    with resources.as_file(resources.files("broker.kafka_local") / "pom.xml") as pom:
+    with resources.as_file(resources.files("intentcast.broker.kafka_local") / "pom.xml") as pom:
         cmd = [
             mvn,
             "-B",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.errors import IntentcastError
+from intentcast.schemas.errors import IntentcastError
 
 
 class KafkaLaunchError(IntentcastError):

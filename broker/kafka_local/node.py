@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from broker.kafka_local.cluster_id import new_cluster_id
-from broker.kafka_local.distribution import KafkaDistribution
-from broker.kafka_local.errors import NodeNotReadyError, PortInUseError
-from broker.kafka_local.probe import metadata_ready
-from broker.kafka_local.secure import NodeSecurity
+from intentcast.broker.kafka_local.cluster_id import new_cluster_id
+from intentcast.broker.kafka_local.distribution import KafkaDistribution
+from intentcast.broker.kafka_local.errors import NodeNotReadyError, PortInUseError
+from intentcast.broker.kafka_local.probe import metadata_ready
+from intentcast.broker.kafka_local.secure import NodeSecurity
 
 _LOG4J = """\
 status = warn

@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import orjson
 
-from broker.kafka_local.errors import KafkaLaunchError
-from broker.kafka_local.probe import metadata_ready
+from intentcast.broker.kafka_local.errors import KafkaLaunchError
+from intentcast.broker.kafka_local.probe import metadata_ready
 
 ADMIN_USER: Final = "admin"
 """The super user: the node's own inter-broker identity and the one Kafka's tools run as."""

@@ -12,14 +12,14 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from broker.kafka_local.distribution import KafkaDistribution
-from broker.kafka_local.secure import (
+from intentcast.broker.kafka_local.distribution import KafkaDistribution
+from intentcast.broker.kafka_local.secure import (
     MECHANISM,
     NodeSecurity,
     SecurityError,
     scram_config,
 )
-from broker.principals import Principal, Quota, Resource, Rule
+from intentcast.broker.principals import Principal, Quota, Resource, Rule
 
 _FAST_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Xmx256m")
 _FLAG = {

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 
-from broker.context import Context
-from broker.ledger import find_recorded
-from broker.processors.incoming import Incoming, dead_letter, is_message_id
-from broker.records import IntentRecord
-from broker.refusal import Refused
-from broker.validation import check_acceptance, check_cancel
-from schemas import (
+from intentcast.broker.context import Context
+from intentcast.broker.ledger import find_recorded
+from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.records import IntentRecord
+from intentcast.broker.refusal import Refused
+from intentcast.broker.validation import check_acceptance, check_cancel
+from intentcast.schemas import (
     INTENTS_SUBMITTED,
     OFFERS_SUBMITTED,
     Acceptance,

@@ -6,9 +6,9 @@ intents of partition p, on the worker that owns it, so table changes stay on the
 
 from __future__ import annotations
 
-from broker.context import Context
-from broker.processors.incoming import Incoming
-from schemas import IntentState, StatusKind
+from intentcast.broker.context import Context
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.schemas import IntentState, StatusKind
 
 
 async def handle_tick(ctx: Context, rec: Incoming) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
-from broker.context import Context
-from broker.outputs import Outputs
-from schemas import ReasonCode
+from intentcast.broker.context import Context
+from intentcast.broker.outputs import Outputs
+from intentcast.schemas import ReasonCode
 
 _MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from broker.context import Context
-from broker.processors.incoming import Incoming, dead_letter, is_message_id
-from broker.records import IntentRecord
-from broker.refusal import Refused
-from broker.validation import check_intent
-from schemas import (
+from intentcast.broker.context import Context
+from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.records import IntentRecord
+from intentcast.broker.refusal import Refused
+from intentcast.broker.validation import check_intent
+from intentcast.schemas import (
     Intent,
     ReasonCode,
     SchemaError,

@@ -6,12 +6,12 @@ a registered vendor whose signature verifies, reach the customer.
 
 from __future__ import annotations
 
-from broker.context import Context
-from broker.delivered import OFFER_HEADER, offer_tag
-from broker.processors.incoming import Incoming, dead_letter, is_message_id
-from broker.refusal import Refused
-from broker.validation import check_offer
-from schemas import (
+from intentcast.broker.context import Context
+from intentcast.broker.delivered import OFFER_HEADER, offer_tag
+from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.refusal import Refused
+from intentcast.broker.validation import check_offer
+from intentcast.schemas import (
     INTENTS_SUBMITTED,
     OFFERS_DELIVERED,
     Offer,

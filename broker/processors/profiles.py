@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from broker.context import Context
-from broker.refusal import Refused
-from broker.topic_admin import ensure_topics, planned_vendor
-from broker.validation import check_profile
-from schemas import ReasonCode, VendorProfile, decode
-from schemas.topics import vendor_id_of_profile_topic
+from intentcast.broker.context import Context
+from intentcast.broker.refusal import Refused
+from intentcast.broker.topic_admin import ensure_topics, planned_vendor
+from intentcast.broker.validation import check_profile
+from intentcast.schemas import ReasonCode, VendorProfile, decode
+from intentcast.schemas.topics import vendor_id_of_profile_topic
 
 
 def check_vendor_profile(topic: str, value: bytes, known_key: str | None) -> VendorProfile:

@@ -15,27 +15,34 @@ from typing import Any
 
 import faust
 
-from broker.context import Context, IntentStore
-from broker.ledger import Ledger
-from broker.metrics import Metrics
-from broker.outputs import Outputs
-from broker.processors.decisions import handle_acceptance, handle_cancel
-from broker.processors.expiry import handle_tick
-from broker.processors.intake import handle_intent
-from broker.processors.offers import handle_offer
-from broker.profile_gate import ProfileGate
-from broker.registry import VendorRegistry
-from broker.runtime import task_dump
-from broker.runtime.batch_loop import AgentLoop, Handler, Runtime
-from broker.runtime.checkpoint import Checkpoint
-from broker.runtime.faults import Fault, ThrottledLog, classify
-from broker.runtime.holes import HoleFiller, read_range
-from broker.runtime.quarantine import Quarantine
-from broker.runtime.stalls import StallWatch
-from broker.runtime.supervision import KafkaLiveness, Supervision
-from broker.settings import BrokerSettings
-from broker.topic_admin import TICKS_TOPIC_SUFFIX
-from schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, METRICS, OFFERS_SUBMITTED, encode
+from intentcast.broker.context import Context, IntentStore
+from intentcast.broker.ledger import Ledger
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
+from intentcast.broker.processors.expiry import handle_tick
+from intentcast.broker.processors.intake import handle_intent
+from intentcast.broker.processors.offers import handle_offer
+from intentcast.broker.profile_gate import ProfileGate
+from intentcast.broker.registry import VendorRegistry
+from intentcast.broker.runtime import task_dump
+from intentcast.broker.runtime.batch_loop import AgentLoop, Handler, Runtime
+from intentcast.broker.runtime.checkpoint import Checkpoint
+from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
+from intentcast.broker.runtime.holes import HoleFiller, read_range
+from intentcast.broker.runtime.quarantine import Quarantine
+from intentcast.broker.runtime.stalls import StallWatch
+from intentcast.broker.runtime.supervision import KafkaLiveness, Supervision
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import TICKS_TOPIC_SUFFIX
+from intentcast.schemas import (
+    ACCEPTANCES,
+    CANCELS,
+    INTENTS_SUBMITTED,
+    METRICS,
+    OFFERS_SUBMITTED,
+    encode,
+)
 
 log = logging.getLogger("intentcast.broker.runtime")
 COMMIT_INTERVAL_S = 1.0

@@ -28,13 +28,13 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from broker.context import Context
-from broker.processors.incoming import Incoming, dead_letter
-from broker.runtime.checkpoint import Checkpoint
-from broker.runtime.faults import Fault, ThrottledLog, classify
-from broker.runtime.holes import HoleFiller
-from broker.runtime.supervision import KafkaLiveness, Supervision
-from schemas import ReasonCode
+from intentcast.broker.context import Context
+from intentcast.broker.processors.incoming import Incoming, dead_letter
+from intentcast.broker.runtime.checkpoint import Checkpoint
+from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
+from intentcast.broker.runtime.holes import HoleFiller
+from intentcast.broker.runtime.supervision import KafkaLiveness, Supervision
+from intentcast.schemas import ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.batch_loop")
 Handler = Callable[[Context, Incoming], Awaitable[None]]

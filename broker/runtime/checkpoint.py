@@ -32,11 +32,11 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from broker.kafka_meta import group_positions
-from broker.metrics import Metrics
-from broker.processors.incoming import Incoming
-from broker.runtime.faults import ThrottledLog
-from broker.settings import BrokerSettings
+from intentcast.broker.kafka_meta import group_positions
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.runtime.faults import ThrottledLog
+from intentcast.broker.settings import BrokerSettings
 
 log = logging.getLogger("intentcast.broker.runtime.checkpoint")
 Key = tuple[str, int]

@@ -39,7 +39,7 @@ from aiokafka.errors import (
     UnsupportedCodecError,
 )
 
-from broker.metrics import Metrics
+from intentcast.broker.metrics import Metrics
 
 
 class Fault(enum.Enum):

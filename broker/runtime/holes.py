@@ -15,10 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from broker.metrics import Metrics
-from broker.partition_reader import read_partition
-from broker.processors.incoming import Incoming
-from broker.settings import BrokerSettings
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.partition_reader import read_partition
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.settings import BrokerSettings
 
 log = logging.getLogger("intentcast.broker.runtime.holes")
 Key = tuple[str, int]

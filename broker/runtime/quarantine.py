@@ -47,15 +47,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from broker.context import Context, OutputsResetError
-from broker.kafka_meta import committed_offsets, group_positions, topic_partitions
-from broker.processors.incoming import Incoming, dead_letter
-from broker.runtime.batch_loop import BACKOFF_S, BATCH, AgentLoop
-from broker.runtime.checkpoint import Checkpoint
-from broker.runtime.faults import Fault, classify
-from broker.runtime.holes import HoleFiller
-from broker.settings import BrokerSettings
-from schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, OFFERS_SUBMITTED, ReasonCode
+from intentcast.broker.context import Context, OutputsResetError
+from intentcast.broker.kafka_meta import committed_offsets, group_positions, topic_partitions
+from intentcast.broker.processors.incoming import Incoming, dead_letter
+from intentcast.broker.runtime.batch_loop import BACKOFF_S, BATCH, AgentLoop
+from intentcast.broker.runtime.checkpoint import Checkpoint
+from intentcast.broker.runtime.faults import Fault, classify
+from intentcast.broker.runtime.holes import HoleFiller
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, OFFERS_SUBMITTED, ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.quarantine")
 Key = tuple[str, int]

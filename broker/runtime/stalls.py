@@ -30,7 +30,7 @@ from typing import Any
 
 from faust.types import TP
 
-from broker.metrics import Metrics
+from intentcast.broker.metrics import Metrics
 
 log = logging.getLogger("intentcast.broker.runtime.stalls")
 Key = tuple[str, int]

@@ -10,7 +10,7 @@ import asyncio
 
 import typer
 
-from agents import ClientSettings
+from intentcast.agents import ClientSettings
 from intentcast.console import console, fail
 from intentcast.monitoring import MonitorError
 

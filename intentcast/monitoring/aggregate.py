@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from schemas import IntentStatus, MetricsSnapshot
+from intentcast.schemas import IntentStatus, MetricsSnapshot
 
 __all__ = [
     "FLOWS",

@@ -14,9 +14,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from broker.kafka_meta import topic_partitions
+from intentcast.broker.kafka_meta import topic_partitions
 from intentcast.monitoring.aggregate import Aggregator
-from schemas import (
+from intentcast.schemas import (
     INTENT_STATUS,
     METRICS,
     IntentcastError,

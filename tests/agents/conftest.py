@@ -10,16 +10,16 @@ from typing import Final, Protocol
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from broker.kafka_meta import topic_partitions
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
-from schemas.canonical import decode, encode
-from schemas.errors import SchemaError
-from schemas.events import IntentStatus, StatusKind
-from schemas.intent import Intent
-from schemas.reasons import ReasonCode
-from schemas.timeutil import utcnow
-from schemas.topics import (
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
+from intentcast.schemas.canonical import decode, encode
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import IntentStatus, StatusKind
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
     CANCELS,

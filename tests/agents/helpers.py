@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from agents import IntentKeys, OfferDraft, build_offer
-from schemas.agreement import GENESIS_HASH, Agreement
-from schemas.canonical import content_hash
-from schemas.crypto import SigningKey, sign_model
-from schemas.fields import new_id
-from schemas.intent import Intent, Place, Want
-from schemas.offer import Acceptance
-from schemas.terms import refs_for
-from schemas.timeutil import utcnow
+from intentcast.agents import IntentKeys, OfferDraft, build_offer
+from intentcast.schemas.agreement import GENESIS_HASH, Agreement
+from intentcast.schemas.canonical import content_hash
+from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.fields import new_id
+from intentcast.schemas.intent import Intent, Place, Want
+from intentcast.schemas.offer import Acceptance
+from intentcast.schemas.terms import refs_for
+from intentcast.schemas.timeutil import utcnow
 
 
 def make_intent(

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents import (
+from intentcast.agents import (
     ClientSettings,
     CustomerClient,
     IntentHandle,
@@ -20,11 +20,11 @@ from agents import (
     ReplyTimeoutError,
     partition_for,
 )
-from schemas.canonical import decode
-from schemas.events import StatusKind
-from schemas.intent import Intent
-from schemas.reasons import ReasonCode
-from schemas.topics import (
+from intentcast.schemas.canonical import decode
+from intentcast.schemas.events import StatusKind
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.topics import (
     INTENTS_SUBMITTED,
 )
 from tests.agents.conftest import PARTITIONS, FakeIntake, TailReader

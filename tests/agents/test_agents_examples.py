@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from examples import acme, careful, premium
+from intentcast.examples import acme, careful, premium
 from tests.agents.helpers import make_intent
 
 

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from agents import OfferDraft
-from schemas import market_topic
-from schemas.intent import Intent
+from intentcast.agents import OfferDraft
+from intentcast.schemas import market_topic
+from intentcast.schemas.intent import Intent
 from tests.agents.test_agents_vendor_kafka import new_vendor
 from tests.conftest import wait_for
 

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-import agents
-from agents import (
+from intentcast import agents
+from intentcast.agents import (
     ClientSettings,
     OfferDraft,
     RecentIds,
@@ -24,10 +24,10 @@ from agents import (
     build_offer,
     partition_for,
 )
-from schemas.crypto import SigningKey, verify_model
-from schemas.errors import SchemaError
-from schemas.intent import Intent
-from schemas.reasons import ReasonCode
+from intentcast.schemas.crypto import SigningKey, verify_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.reasons import ReasonCode
 from tests.agents.helpers import make_intent
 
 KEY = SigningKey.from_seed(hashlib.sha256(b"test:unit-vendor").digest())

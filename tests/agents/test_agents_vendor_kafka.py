@@ -12,15 +12,15 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from agents import ClientSettings, OfferDraft, Vendor, partition_for
-from schemas.canonical import decode, encode
-from schemas.crypto import SigningKey, verify_model
-from schemas.events import OfferFeedback
-from schemas.intent import Intent
-from schemas.offer import Offer, VendorProfile
-from schemas.reasons import ReasonCode
-from schemas.timeutil import utcnow
-from schemas.topics import OFFERS_SUBMITTED, market_topic, vendor_profile_topic
+from intentcast.agents import ClientSettings, OfferDraft, Vendor, partition_for
+from intentcast.schemas.canonical import decode, encode
+from intentcast.schemas.crypto import SigningKey, verify_model
+from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import OFFERS_SUBMITTED, market_topic, vendor_profile_topic
 from tests.agents.conftest import PARTITIONS, TailReader
 from tests.agents.helpers import make_intent
 from tests.conftest import wait_for
@@ -71,7 +71,7 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
 ) -> None:
     """The vendor's topics are missing at start: it waits for its profile topic and says how
     to create it, and tolerates missing feedback and agreement topics."""
-    caplog.set_level(logging.WARNING, logger="agents.vendor_runtime")
+    caplog.set_level(logging.WARNING, logger="intentcast.agents.vendor_runtime")
     market = unique("bikes")
     await make_topics(market_topic(market), partitions=PARTITIONS)
     vendor = new_vendor(unique("v"), market, kafka_bootstrap)

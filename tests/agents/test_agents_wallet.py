@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import IntentKeys, Receipt, Wallet, WalletError
+from intentcast.agents import IntentKeys, Receipt, Wallet, WalletError
 from tests.agents.helpers import make_agreement
 
 

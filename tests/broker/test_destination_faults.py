@@ -38,8 +38,8 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
-from agents import ClientSettings
-from broker.destinations import (
+from intentcast.agents import ClientSettings
+from intentcast.broker.destinations import (
     Cause,
     DestinationFault,
     DestinationHealth,
@@ -48,16 +48,16 @@ from broker.destinations import (
     refused,
     vendor_of,
 )
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import free_port
-from broker.kafka_meta import topic_partitions
-from broker.metrics import Metrics
-from broker.outputs import Outputs
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.dashboard.server import DashboardServer
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     DEAD_LETTERS,
     DeadLetter,
     OfferFeedback,

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from broker.context import Context, IntentStore
-from broker.ledger import Ledger
-from broker.metrics import Metrics
-from broker.outputs import Outputs
-from broker.processors.incoming import Incoming
-from broker.processors.intake import handle_intent
-from broker.registry import VendorRegistry
-from broker.settings import BrokerSettings
-from schemas import (
+from intentcast.broker.context import Context, IntentStore
+from intentcast.broker.ledger import Ledger
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.processors.intake import handle_intent
+from intentcast.broker.registry import VendorRegistry
+from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import (
     DEAD_LETTERS,
     INTENT_STATUS,
     DeadLetter,

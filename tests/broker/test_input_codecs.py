@@ -27,9 +27,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record import MemoryRecords
 
-from agents import OfferDraft, Vendor, build_offer
+from intentcast.agents import OfferDraft, Vendor, build_offer
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     INTENTS_SUBMITTED,
     OFFERS_SUBMITTED,
     DeadLetter,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from broker.intent_store import IntentStore, StateBatch, StateConflictError
-from broker.records import IntentRecord
+from intentcast.broker.intent_store import IntentStore, StateBatch, StateConflictError
+from intentcast.broker.records import IntentRecord
 
 ID = "a" * 32
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from broker.ledger import ChainState
-from schemas import Agreement
-from schemas.samples import sample
+from intentcast.broker.ledger import ChainState
+from intentcast.schemas import Agreement
+from intentcast.schemas.samples import sample
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from broker.outputs import Outputs
-from broker.settings import BrokerSettings
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.settings import BrokerSettings
 
 pytestmark = pytest.mark.kafka
 

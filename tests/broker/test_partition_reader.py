@@ -13,12 +13,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from broker.context import Context
-from broker.kafka_local.node import free_port
-from broker.partition_reader import read_partition
-from broker.processors.incoming import Incoming
-from broker.runtime.batch_loop import AgentLoop, Runtime
-from broker.settings import BrokerSettings
+from intentcast.broker.context import Context
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.partition_reader import read_partition
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
+from intentcast.broker.settings import BrokerSettings
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents import ClientSettings, CustomerClient, Vendor
-from broker.kafka_meta import committed_offsets, topic_partitions
-from broker.metrics import Metrics
-from broker.runtime.app import HANDLERS, ProcessorsRuntime
-from broker.runtime.checkpoint import Checkpoint, Progress
-from broker.settings import BrokerSettings
+from intentcast.agents import ClientSettings, CustomerClient, Vendor
+from intentcast.broker.kafka_meta import committed_offsets, topic_partitions
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.runtime.app import HANDLERS, ProcessorsRuntime
+from intentcast.broker.runtime.checkpoint import Checkpoint, Progress
+from intentcast.broker.settings import BrokerSettings
 from intentcast.processes import Processors
-from schemas import INTENTS_SUBMITTED
+from intentcast.schemas import INTENTS_SUBMITTED
 from tests.conftest import wait_for
 
 THREAD = "_thread"  # the one private name: faust's consumer thread

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from broker.metrics import Metrics
-from broker.runtime.stalls import StallWatch
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.runtime.stalls import StallWatch
 
 TOPIC = "in"
 KEY = (TOPIC, 0)

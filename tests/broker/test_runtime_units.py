@@ -28,15 +28,15 @@ from aiokafka.errors import (
     UnsupportedCodecError,
 )
 
-from broker.context import OutputsResetError
-from broker.metrics import Metrics
-from broker.processors.incoming import Incoming
-from broker.runtime.checkpoint import Checkpoint, Progress
-from broker.runtime.faults import Fault, ThrottledLog, classify
-from broker.runtime.holes import HoleFiller
-from broker.runtime.quarantine import UPSTREAM, BadRange, load_ranges, save_ranges
-from broker.runtime.supervision import KafkaLiveness
-from broker.settings import BrokerSettings
+from intentcast.broker.context import OutputsResetError
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.runtime.checkpoint import Checkpoint, Progress
+from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
+from intentcast.broker.runtime.holes import HoleFiller
+from intentcast.broker.runtime.quarantine import UPSTREAM, BadRange, load_ranges, save_ranges
+from intentcast.broker.runtime.supervision import KafkaLiveness
+from intentcast.broker.settings import BrokerSettings
 from tests.conftest import REPO_ROOT
 
 TOPIC = "in"
@@ -151,7 +151,7 @@ def test_liveness_counts_silence_from_the_last_acknowledgement() -> None:
 
 HUNG_STOP = """
 import asyncio, sys
-from broker.runtime import supervision
+from intentcast.broker.runtime import supervision
 supervision.FAULT_GRACE_S = 0.5
 
 class App:
@@ -230,8 +230,8 @@ async def test_the_next_record_after_a_skipped_batch_is_no_hole_to_read() -> Non
 
 def test_upstream_is_what_each_handler_waits_for_after_a_restart() -> None:
     """The skip replays these alongside, since faust's streams are paused while it runs."""
-    import schemas
-    from broker.runtime.app import HANDLERS
+    from intentcast import schemas
+    from intentcast.broker.runtime.app import HANDLERS
 
     waits: dict[str, tuple[str, ...]] = {}
     for topic, (_, handler) in HANDLERS.items():
@@ -261,7 +261,7 @@ def test_the_quarantine_file_round_trips_and_a_broken_one_is_ignored(tmp_path: P
 
 LONGER_STOP = """
 import sys, threading, time
-from broker.runtime import supervision
+from intentcast.broker.runtime import supervision
 supervision.SHUTDOWN_GRACE_S = 0.3
 
 sup = supervision.Supervision(app=None)

@@ -19,10 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from agents import ClientSettings, CustomerClient, OfferDraft, Vendor
-from agents.intent_handle import IntentHandle
-from broker.kafka_meta import topic_partitions
-from schemas import (
+from intentcast.agents import ClientSettings, CustomerClient, OfferDraft, Vendor
+from intentcast.agents.intent_handle import IntentHandle
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.schemas import (
     DEAD_LETTERS,
     ROSTER,
     DeadLetter,

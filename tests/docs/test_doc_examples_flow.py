@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import Vendor
+from intentcast.agents import Vendor
 from intentcast.processes import Processors
 from tests.docs.examples import Block, python_blocks, run_python
 

@@ -12,11 +12,18 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from agents import ClientSettings, CustomerClient, IntentKeys, OfferDraft, Vendor, build_offer
-from broker.audit import verify_log
-from broker.settings import BrokerSettings
+from intentcast.agents import (
+    ClientSettings,
+    CustomerClient,
+    IntentKeys,
+    OfferDraft,
+    Vendor,
+    build_offer,
+)
+from intentcast.broker.audit import verify_log
+from intentcast.broker.settings import BrokerSettings
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     ACCEPTANCES,
     AGREEMENTS,
     INTENTS_SUBMITTED,
@@ -216,7 +223,7 @@ async def test_double_acceptance_makes_one_agreement(
 
 
 def _log(bootstrap: str):  # type: ignore[no-untyped-def]
-    from broker.audit import iter_log
+    from intentcast.broker.audit import iter_log
 
     return iter_log(BrokerSettings(bootstrap=bootstrap))
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from agents import Vendor
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import Vendor
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     VENDOR_REGISTRY,
     DeadLetter,
     SigningKey,

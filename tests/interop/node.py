@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from broker.kafka_local import resolve_distribution
+from intentcast.broker.kafka_local import resolve_distribution
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "interop" / "vendor.mjs"

@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from agents import ClientSettings, CustomerClient
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import ClientSettings, CustomerClient
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     OFFERS_SUBMITTED,
     VENDOR_REGISTRY,
     Offer,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from schemas import Offer, SignatureError, VendorProfile, decode, verify_model
-from schemas.vectors import build_vectors
+from intentcast.schemas import Offer, SignatureError, VendorProfile, decode, verify_model
+from intentcast.schemas.vectors import build_vectors
 from tests.interop.node import VECTORS, node, vendor_args
 
 

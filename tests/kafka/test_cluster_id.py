@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.cluster_id import new_cluster_id
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.cluster_id import new_cluster_id
 
 
 def test_an_id_starting_with_a_dash_is_redrawn(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from broker.kafka_local import (
+from intentcast.broker.kafka_local import (
     DownloadFailedError,
     JavaMissingError,
     KafkaNode,
     PortInUseError,
     resolve_distribution,
 )
-from broker.kafka_local.node import free_port
+from intentcast.broker.kafka_local.node import free_port
 from intentcast.cli import app
 
 pytestmark = pytest.mark.kafka

@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents import ClientSettings, CustomerClient, Vendor
-from broker.kafka_local.node import free_port
+from intentcast.agents import ClientSettings, CustomerClient, Vendor
+from intentcast.broker.kafka_local.node import free_port
 from intentcast.dashboard.server import DashboardServer
 from intentcast.processes import Processors
 from tests.conftest import REPO_ROOT, wait_for

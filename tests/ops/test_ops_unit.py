@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from intentcast.monitoring import Aggregator, exposition, metric_name
-from schemas import IntentStatus, MetricsSnapshot, ReasonCode, StatusKind
-from schemas.logfmt import JsonFormatter
+from intentcast.schemas import IntentStatus, MetricsSnapshot, ReasonCode, StatusKind
+from intentcast.schemas.logfmt import JsonFormatter
 
 T0 = 1_800_000_000.0
 

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 from decimal import Decimal
 
-from agents import ClientSettings, CustomerClient, IntentRejectedError
+from intentcast.agents import ClientSettings, CustomerClient, IntentRejectedError
 
 PRICES = (Decimal("150"), Decimal("200"), Decimal("240"), Decimal("320"))
 

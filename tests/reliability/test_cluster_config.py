@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.kafka_local import resolve_distribution
-from broker.kafka_local.cluster import ClusterConfigError, LocalCluster
+from intentcast.broker.kafka_local import resolve_distribution
+from intentcast.broker.kafka_local.cluster import ClusterConfigError, LocalCluster
 
 
 def test_three_nodes_share_one_quorum_and_replicate_three_ways(tmp_path: Path) -> None:

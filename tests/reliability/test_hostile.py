@@ -14,10 +14,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.ledger import find_recorded
 from drills.harness import Stack, topic_config
 from drills.hostile import WRITABLE, Hostile, corpus, throw
-from schemas import AGREEMENTS, INTENTS_SUBMITTED, OFFERS_DELIVERED, encode
+from intentcast.broker.ledger import find_recorded
+from intentcast.schemas import AGREEMENTS, INTENTS_SUBMITTED, OFFERS_DELIVERED, encode
 from tests.agents.helpers import make_agreement
 
 pytestmark = pytest.mark.kafka

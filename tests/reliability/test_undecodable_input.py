@@ -25,14 +25,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.util import calc_crc32c
 
-from agents import IntentKeys
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import free_port
-from broker.runtime.quarantine import BadRange, locate_undecodable, plain_consumer, walk
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import IntentKeys
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.runtime.quarantine import BadRange, locate_undecodable, plain_consumer, walk
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     CANCELS,
     DEAD_LETTERS,
     INTENT_STATUS,
@@ -44,10 +44,10 @@ from schemas import (
     decode,
     encode,
 )
-from schemas.crypto import sign_model
-from schemas.events import MetricsSnapshot
-from schemas.intent import Cancel
-from schemas.timeutil import utcnow
+from intentcast.schemas.crypto import sign_model
+from intentcast.schemas.events import MetricsSnapshot
+from intentcast.schemas.intent import Cancel
+from intentcast.schemas.timeutil import utcnow
 from tests.agents.helpers import make_intent
 from tests.conftest import wait_for
 from tests.watchers import status_of, watcher

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from schemas import (
+from intentcast.schemas import (
     GENESIS_HASH,
     Agreement,
     ReasonCode,
@@ -17,7 +17,7 @@ from schemas import (
     sign_model,
     term_ref,
 )
-from schemas.samples import sample, sample_keys
+from intentcast.schemas.samples import sample, sample_keys
 
 KEYS = sample_keys()
 AGREEMENT = sample(Agreement)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import (
+from intentcast.schemas import (
     MAX_MESSAGE_BYTES,
     MESSAGE_MODELS,
     Cancel,
@@ -25,7 +25,7 @@ from schemas import (
     encode,
     utcnow,
 )
-from schemas.samples import sample
+from intentcast.schemas.samples import sample
 
 INTENT = sample(Intent)
 CANCEL = sample(Cancel)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import (
+from intentcast.schemas import (
     Cancel,
     Intent,
     Offer,
@@ -26,7 +26,7 @@ from schemas import (
     verify_model,
     verify_signature,
 )
-from schemas.samples import sample, sample_keys, sample_messages
+from intentcast.schemas.samples import sample, sample_keys, sample_messages
 
 KEYS = sample_keys()
 SAMPLES = sample_messages()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas import (
+from intentcast.schemas import (
     MESSAGE_MODELS,
     ReasonCode,
     SealingKey,
@@ -24,19 +24,19 @@ from schemas import (
     signing_bytes,
     verify_model,
 )
-from schemas.asyncapi import asyncapi_document
-from schemas.crypto import b64d, b64e
-from schemas.fields import format_money
-from schemas.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
-from schemas.timeutil import format_utc, parse_utc
-from schemas.vectors import build_vectors
+from intentcast.schemas.asyncapi import asyncapi_document
+from intentcast.schemas.crypto import b64d, b64e
+from intentcast.schemas.fields import format_money
+from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
+from intentcast.schemas.timeutil import format_utc, parse_utc
+from intentcast.schemas.vectors import build_vectors
 
 VECTORS = json.loads((PACKAGE_DIR / "vectors" / "vectors.json").read_text())
 SAMPLE_FILES = sorted((PACKAGE_DIR / "samples").glob("v*/*.json"))
 
 
 def test_generated_files_have_not_drifted() -> None:
-    assert drifted_files() == [], "run: python -m schemas.generate"
+    assert drifted_files() == [], "run: python -m intentcast.schemas.generate"
     assert main(["--check"]) == 0
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-import schemas
-from schemas import (
+from intentcast import schemas
+from intentcast.schemas import (
     CORE_TOPICS,
     MESSAGE_MODELS,
     TRANSITIONS,
@@ -27,7 +27,7 @@ from schemas import (
     vendor_agreements_topic,
     vendor_feedback_topic,
 )
-from schemas.samples import sample
+from intentcast.schemas.samples import sample
 
 INTENT = sample(Intent)
 

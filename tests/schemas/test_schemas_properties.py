@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import (
+from intentcast.schemas import (
     GENESIS_HASH,
     MESSAGE_MODELS,
     ROSTER,
@@ -39,8 +39,8 @@ from schemas import (
     seal_offer,
     sign_model,
 )
-from schemas.fields import SLUG_PATTERN
-from schemas.iso import COUNTRIES, CURRENCIES, minor_units
+from intentcast.schemas.fields import SLUG_PATTERN
+from intentcast.schemas.iso import COUNTRIES, CURRENCIES, minor_units
 
 HEX = "0123456789abcdef"
 

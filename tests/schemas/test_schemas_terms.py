@@ -6,8 +6,16 @@ import json
 
 import pytest
 
-from schemas import ROSTER, ReasonCode, SchemaError, TermRef, refs_for, resolve_terms, term_ref
-from schemas.generate import PACKAGE_DIR
+from intentcast.schemas import (
+    ROSTER,
+    ReasonCode,
+    SchemaError,
+    TermRef,
+    refs_for,
+    resolve_terms,
+    term_ref,
+)
+from intentcast.schemas.generate import PACKAGE_DIR
 
 
 def test_roster_has_the_published_ids() -> None:

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from agents import ClientSettings
-from broker.kafka_local import KafkaNode, resolve_distribution
-from broker.kafka_local.node import free_port
-from broker.kafka_local.secure import ADMIN_USER, NodeSecurity
-from broker.kafka_local.secure_admin import SecureAdmin
-from broker.principals import Kind, Principal, Quota
-from broker.settings import BrokerSettings
-from broker.topic_admin import create_all
+from intentcast.agents import ClientSettings
+from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
+from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.kafka_local.secure import ADMIN_USER, NodeSecurity
+from intentcast.broker.kafka_local.secure_admin import SecureAdmin
+from intentcast.broker.principals import Kind, Principal, Quota
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
 
 VENDOR = "alpha"

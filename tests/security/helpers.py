@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.partitions import partition_for
+from intentcast.agents.partitions import partition_for
 from tests.conftest import wait_for
 
 Record = Any  # aiokafka's ConsumerRecord[bytes, bytes]; aiokafka ships no type hints

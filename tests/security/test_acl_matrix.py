@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import (
+from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
     CANCELS,

@@ -13,7 +13,7 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
 from aiokafka.helpers import create_ssl_context
 
-from broker.kafka_local.secure import issue_ca
+from intentcast.broker.kafka_local.secure import issue_ca
 from tests.security.conftest import SecureKafka
 
 pytestmark = pytest.mark.kafka

@@ -22,13 +22,19 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from broker.kafka_meta import topic_partitions
-from broker.metrics import Metrics
-from broker.outputs import Outputs
-from broker.topic_admin import create_all
+from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.metrics import Metrics
+from intentcast.broker.outputs import Outputs
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from schemas import DEAD_LETTERS, OfferFeedback, ReasonCode, decode, vendor_feedback_topic
-from schemas.events import DeadLetter
+from intentcast.schemas import (
+    DEAD_LETTERS,
+    OfferFeedback,
+    ReasonCode,
+    decode,
+    vendor_feedback_topic,
+)
+from intentcast.schemas.events import DeadLetter
 from tests.broker.vendor_flow import as_dead_letter, assert_quiet, dead_letters_of, episode
 from tests.conftest import wait_for
 from tests.security.conftest import SecureKafka

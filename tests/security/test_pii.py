@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from agents import IntentKeys
-from broker.refusal import Refused
-from broker.validation import check_intent
-from schemas import ReasonCode, sign_model, utcnow
-from schemas.fields import new_id
-from schemas.intent import Intent, Place, Want
-from schemas.terms import refs_for
+from intentcast.agents import IntentKeys
+from intentcast.broker.refusal import Refused
+from intentcast.broker.validation import check_intent
+from intentcast.schemas import ReasonCode, sign_model, utcnow
+from intentcast.schemas.fields import new_id
+from intentcast.schemas.intent import Intent, Place, Want
+from intentcast.schemas.terms import refs_for
 
 PII = {
     "e-mail": "bob.smith@example.org",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.principals import (
+from intentcast.broker.principals import (
     DEFAULT_QUOTAS,
     Kind,
     Op,
@@ -26,7 +26,8 @@ def test_docs_acl_table_is_generated_from_the_rules() -> None:
     documented = text[text.index(START) + len(START) : text.index(END)]
     assert documented == acl_table_markdown(), (
         "docs/security.md's ACL table is stale; paste the output of "
-        "`python -c 'from broker.principals import acl_table_markdown as t; print(t(), end=\"\")'`"
+        "`python -c 'from intentcast.broker.principals import acl_table_markdown as t; "
+        'print(t(), end="")\'`'
     )
 
 

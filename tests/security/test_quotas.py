@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas.topics import OFFERS_SUBMITTED
+from intentcast.schemas.topics import OFFERS_SUBMITTED
 from tests.security.conftest import FLOODER, QUOTA_BYTES, STEADY, SecureKafka
 
 pytestmark = pytest.mark.kafka

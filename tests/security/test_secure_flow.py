@@ -20,10 +20,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from agents import CustomerClient, IntentHandle, IntentKeys, OfferDraft, Vendor, build_offer
-from examples import acme
+from intentcast.agents import (
+    CustomerClient,
+    IntentHandle,
+    IntentKeys,
+    OfferDraft,
+    Vendor,
+    build_offer,
+)
+from intentcast.examples import acme
 from intentcast.processes import Processors
-from schemas import (
+from intentcast.schemas import (
     DEAD_LETTERS,
     OFFERS_DELIVERED,
     OFFERS_SUBMITTED,
@@ -42,7 +49,7 @@ from schemas import (
     sign_model,
     vendor_profile_topic,
 )
-from schemas.terms import ROSTER
+from intentcast.schemas.terms import ROSTER
 from tests.conftest import wait_for
 from tests.security.conftest import FLOW_VENDOR, OTHER_VENDOR, VENDOR, SecureKafka
 from tests.security.helpers import records_for_key

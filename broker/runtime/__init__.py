@@ -1,0 +1,4 @@
+"""The processors' runtime: the one layer between faust-streaming and the handlers.
+
+See docs/reliability.md.
+"""

@@ -1,0 +1,57 @@
+"""The installed import names are `intentcast.*` only.
+
+`broker`, `agents`, `schemas`, `examples` and `bench` are generic names that other
+distributions on PyPI install too (`schemas`, `agents` and `broker` all exist there), so the
+top-level folders are installed as `intentcast.broker`, ... through the links in `intentcast/`,
+and nothing may import them by their folder names: in a checkout that would load a second copy
+of every module beside the `intentcast.*` one.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = ("broker", "agents", "schemas", "examples", "bench")
+BARE_IMPORT = re.compile(rf"^\s*(?:from|import)\s+(?:{'|'.join(FOLDERS)})(?:\.|\s|$)", re.M)
+
+
+def _tracked_python_files() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [ROOT / name for name in out if not (ROOT / name).is_symlink()]
+
+
+def test_no_module_imports_a_folder_by_its_bare_name() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in _tracked_python_files()
+        for text in [path.read_text(encoding="utf-8")]
+        for match in BARE_IMPORT.finditer(text)
+    ]
+    assert offenders == [], f"import these as intentcast.<folder>: {offenders}"
+
+
+def test_each_folder_is_linked_into_the_intentcast_package() -> None:
+    for folder in FOLDERS:
+        link = ROOT / "intentcast" / folder
+        assert link.is_symlink(), f"intentcast/{folder} should link to ../{folder}"
+        assert link.resolve() == (ROOT / folder).resolve()
+        assert (link / "__init__.py").is_file()
+
+
+def test_the_package_finder_installs_only_intentcast_names() -> None:
+    """What setuptools will put in the wheel, from the same configuration it reads."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["tool"]["setuptools"]["packages"]["find"]["include"] == ["intentcast*"]
+    from setuptools import find_packages  # type: ignore[import-untyped]
+
+    found = set(find_packages(str(ROOT), include=["intentcast*"]))
+    assert {f"intentcast.{folder}" for folder in FOLDERS} <= found
+    assert "intentcast.broker.runtime" in found  # a package, not a namespace the finder skips
+    assert not any(name.split(".")[0] in FOLDERS for name in found)
