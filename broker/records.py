@@ -8,10 +8,16 @@ is how "session" retention terms are honoured by the broker itself.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from intentcast.schemas import Intent, IntentState, Offer, decode
+from intentcast.schemas import Intent, IntentState, Offer, can_transition, decode
+from intentcast.schemas.errors import IntentcastError
+
+
+class IllegalTransitionError(IntentcastError):
+    """A handler tried a state change the lifecycle table forbids: a bug, not bad input."""
 
 
 class IntentRecord(BaseModel):
@@ -39,6 +45,19 @@ class IntentRecord(BaseModel):
     def delivered_offer(self, offer_id: str) -> Offer | None:
         raw = self.delivered.get(offer_id)
         return None if raw is None else decode(Offer, raw)
+
+    def transition(self, target: IntentState, **update: Any) -> IntentRecord:
+        """The record in state `target`, if `schemas.intent.TRANSITIONS` allows it from here.
+
+        The one way a handler changes an intent's state, so the lifecycle table is enforced
+        rather than documented. Expiry has no stored EXPIRED record: once an intent is over its
+        record is dropped ("session" retention), after `transition(EXPIRED)` checked the move.
+        """
+        if not can_transition(self.state, target):
+            raise IllegalTransitionError(
+                f"an intent in state {self.state.value} cannot become {target.value}"
+            )
+        return self.model_copy(update={**update, "state": target})
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -100,14 +100,12 @@ def _close(
     """Keep only what dedupe needs until expiry: the delivered offers are no longer needed."""
     ctx.store.put(
         intent_id,
-        record.model_copy(
-            update={
-                "state": IntentState.AGREED,
-                "agreement_id": agreement_id,
-                "acceptance_digest": digest,
-                "delivered": {},
-                "offers_per_vendor": {},
-            }
+        record.transition(
+            IntentState.AGREED,
+            agreement_id=agreement_id,
+            acceptance_digest=digest,
+            delivered={},
+            offers_per_vendor={},
         ),
     )
 
@@ -130,13 +128,7 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
     await ctx.outputs.status(cancel.intent_id, StatusKind.CANCELLED)
     ctx.store.put(
         cancel.intent_id,
-        record.model_copy(
-            update={
-                "state": IntentState.CANCELLED,
-                "delivered": {},
-                "offers_per_vendor": {},
-            }
-        ),
+        record.transition(IntentState.CANCELLED, delivered={}, offers_per_vendor={}),
     )
     ctx.metrics.count("cancels.done")
 

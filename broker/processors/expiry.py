@@ -21,6 +21,7 @@ async def handle_tick(ctx: Context, rec: Incoming) -> None:
         if record is None or record.expires_at_ms > now_ms:
             continue  # already dropped, or a stale heap entry
         if record.state is IntentState.OPEN:
+            record.transition(IntentState.EXPIRED)  # checked, then dropped with the rest
             await ctx.outputs.status(intent_id, StatusKind.EXPIRED)
             ctx.metrics.count("intents.expired")
         store.drop(intent_id)  # "session" retention: nothing kept once the intent is over

@@ -4,6 +4,8 @@ queued, and a fixed clock, and read what it decided. No faust, no Kafka."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
 
 from intentcast.broker.context import Context, IntentStore
 from intentcast.broker.ledger import Ledger
@@ -12,6 +14,7 @@ from intentcast.broker.outputs import Outputs
 from intentcast.broker.processors.incoming import Incoming
 from intentcast.broker.processors.intake import handle_intent
 from intentcast.broker.registry import VendorRegistry
+from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
 from intentcast.broker.settings import BrokerSettings
 from intentcast.schemas import (
     DEAD_LETTERS,
@@ -89,3 +92,25 @@ async def test_garbage_is_dead_lettered_with_its_reason() -> None:
     letters = [decode(DeadLetter, v) for t, _, _, v in ctx.outputs.pending() if t == DEAD_LETTERS]
     assert [d.reason for d in letters] == [ReasonCode.MALFORMED_JSON]
     assert _statuses(ctx) == []  # no intent id to tell
+
+
+async def test_a_bug_on_one_record_is_dead_lettered_as_internal_error() -> None:
+    """A handler bug on one odd record must not stall its partition: the record goes to the dead
+    letters with the exception named, and the records after it are handled."""
+    ctx = _context()
+
+    async def handler(ctx: Context, rec: Incoming) -> None:
+        if rec.offset == 0:
+            raise ZeroDivisionError("division by zero")
+        await handle_intent(ctx, rec)
+
+    rt = cast(Runtime, SimpleNamespace(ctx=ctx))  # `_dispatch` needs only the context
+    loop = AgentLoop("intake", "intents", handler, rt)
+    intent = make_intent()
+    await loop._dispatch(_incoming(b"{}", b"k", offset=0))
+    await loop._dispatch(_incoming(encode(intent), intent.intent_id.encode(), offset=1))
+    letters = [decode(DeadLetter, v) for t, _, _, v in ctx.outputs.pending() if t == DEAD_LETTERS]
+    assert [d.reason for d in letters] == [ReasonCode.INTERNAL_ERROR]
+    assert "ZeroDivisionError" in (letters[0].detail or "")
+    assert [s.status for s in _statuses(ctx)] == [StatusKind.ACCEPTED]  # the next one handled
+    assert ctx.metrics.counters["internal_errors"] == 1
