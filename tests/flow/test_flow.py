@@ -125,12 +125,23 @@ async def test_expired_and_invalid_intents_are_refused_with_reasons(
 async def test_open_intent_expires_and_is_dropped(
     kafka_bootstrap: str, processors: Processors, statuses: TopicWatcher
 ) -> None:
+    # the intent table's changelog: a dropped record is a tombstone for the intent's key
+    table = await watcher(
+        kafka_bootstrap, f"{processors.env['INTENTCAST_APP_ID']}-intents-changelog"
+    )
     async with _client(kafka_bootstrap) as client:
         handle = await client.publish(
             market="groceries", item="oat milk", max_price=Decimal("5"), currency="EUR",
             country="DE", expires_in=timedelta(seconds=3), intake_timeout=90,
         )  # fmt: skip
         await statuses.wait(status_of(handle.intent_id, "expired"), "expiry", 30)
+    key = handle.intent_id.encode()
+    try:
+        stored = await table.wait(lambda r: r.key == key and r.value is not None, "stored", 30)
+        assert stored, "the intent was never stored"
+        await table.wait(lambda r: r.key == key and r.value is None, "dropped at expiry", 30)
+    finally:
+        await table.consumer.stop()
 
 
 async def test_forged_signature_wrong_terms_and_undelivered_acceptance(
