@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from intentcast.agents.errors import SettingsError
+
 __all__ = ["RecentIds"]
 
 
@@ -16,7 +18,7 @@ class RecentIds:
 
     def __init__(self, maxsize: int = 10_000) -> None:
         if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
+            raise SettingsError(f"RecentIds needs maxsize of at least 1, not {maxsize}")
         self.maxsize = maxsize
         self._ids: OrderedDict[str, None] = OrderedDict()
 

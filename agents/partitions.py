@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from intentcast.agents.errors import SettingsError
+
 __all__ = ["partition_for"]
 
 _PARTITIONER = DefaultPartitioner()
@@ -17,6 +19,6 @@ def partition_for(key: str | bytes, partitions: int) -> int:
     aiokafka's own partitioner is used so the two can never disagree.
     """
     if partitions < 1:
-        raise ValueError("partitions must be at least 1")
+        raise SettingsError(f"a topic has at least 1 partition, not {partitions}")
     data = key.encode("utf-8") if isinstance(key, str) else key
     return int(_PARTITIONER(data, list(range(partitions)), []))

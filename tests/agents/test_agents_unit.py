@@ -270,3 +270,15 @@ def test_exported_names_are_sorted_and_importable() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     for name in names:
         assert getattr(agents, name) is not None
+
+
+def test_impossible_sizes_raise_the_sdks_settings_error_not_a_bare_value_error() -> None:
+    """One `except ClientError` catches every SDK error, argument mistakes included."""
+    from intentcast.agents.dedupe import RecentIds
+    from intentcast.agents.errors import SettingsError
+    from intentcast.agents.partitions import partition_for
+
+    with pytest.raises(SettingsError, match="maxsize"):
+        RecentIds(0)
+    with pytest.raises(SettingsError, match="partition"):
+        partition_for("x", 0)
