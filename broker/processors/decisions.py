@@ -16,8 +16,6 @@ from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_acceptance, check_cancel
 from intentcast.schemas import (
-    INTENTS_SUBMITTED,
-    OFFERS_SUBMITTED,
     Acceptance,
     Agreement,
     Cancel,
@@ -39,8 +37,6 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     except SchemaError as exc:
         await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "acceptances")
         return
-    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
-    await ctx.ledger.replay.wait_for(OFFERS_SUBMITTED, rec.partition)
     record = ctx.store.get(acceptance.intent_id)
     digest = hashlib.sha256(rec.value or b"").hexdigest()
     if record is not None and record.acceptance_digest == digest:
@@ -117,7 +113,6 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
     except SchemaError as exc:
         await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "cancels")
         return
-    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
     record = ctx.store.get(cancel.intent_id)
     try:
         check_cancel(cancel, record_key=rec.key, record=record, now=ctx.clock())

@@ -12,7 +12,6 @@ from intentcast.broker.processors.incoming import Incoming, dead_letter, is_mess
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_offer
 from intentcast.schemas import (
-    INTENTS_SUBMITTED,
     OFFERS_DELIVERED,
     Offer,
     ReasonCode,
@@ -25,7 +24,6 @@ from intentcast.schemas import (
 
 
 async def handle_offer(ctx: Context, rec: Incoming) -> None:
-    await ctx.ledger.replay.wait_for(INTENTS_SUBMITTED, rec.partition)  # after a restart
     m = ctx.metrics
     m.count("offers.received")
     try:

@@ -33,6 +33,7 @@ from intentcast.broker.runtime.holes import HoleFiller, read_range
 from intentcast.broker.runtime.quarantine import Quarantine
 from intentcast.broker.runtime.stalls import StallWatch
 from intentcast.broker.runtime.supervision import KafkaLiveness, Supervision
+from intentcast.broker.runtime.upstream import UPSTREAM
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import TICKS_TOPIC_SUFFIX
 from intentcast.schemas import (
@@ -141,7 +142,7 @@ class ProcessorsRuntime:
             self.liveness,
         )
         self.loops = {
-            topic: AgentLoop(name, topic, handler, rt)
+            topic: AgentLoop(name, topic, handler, rt, UPSTREAM.get(topic, ()))
             for topic, (name, handler) in handlers.items()
         }
         # undecodable input a crashed worker located: skipped when its partitions are assigned

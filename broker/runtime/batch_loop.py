@@ -59,8 +59,11 @@ class Runtime:
 class AgentLoop:
     """The loop of one input topic (concurrency 1: a partition's records stay in order)."""
 
-    def __init__(self, name: str, topic: str, handler: Handler, rt: Runtime) -> None:
+    def __init__(
+        self, name: str, topic: str, handler: Handler, rt: Runtime, upstream: tuple[str, ...] = ()
+    ) -> None:
         self.name, self.topic, self.handler, self.rt = name, topic, handler, rt
+        self.upstream = upstream  # inputs whose replay this one waits for (runtime.upstream)
         self._lock = asyncio.Lock()  # one batch at a time: the stream's or a re-read's
         self._current: asyncio.Task[None] | None = None
         self.idle_since: float | None = time.monotonic()
@@ -118,6 +121,7 @@ class AgentLoop:
             try:
                 resets = ctx.outputs.resets
                 batch = await self.rt.holes.complete(records)
+                await self._wait_for_upstream(batch)
                 for rec in batch:
                     await self._dispatch(rec)
                 await ctx.commit_batch(state, resets)
@@ -142,6 +146,13 @@ class AgentLoop:
                     spent, self.rt.retry_budget_s,
                 )  # fmt: skip
                 await asyncio.sleep(delay)
+
+    async def _wait_for_upstream(self, batch: list[Incoming]) -> None:
+        """After a restart, the upstream inputs' replay first (once per partition: see
+        `broker.replay`); steady-state batches pass at once."""
+        for partition in sorted({rec.partition for rec in batch}):
+            for topic in self.upstream:
+                await self.rt.ctx.ledger.replay.wait_for(topic, partition)
 
     async def _dispatch(self, rec: Incoming) -> None:
         """A bug on one odd record must not stall the stream: dead-letter it as internal_error.

@@ -30,7 +30,8 @@ past the range is what faust's own seek then lands on.
 
 The handlers of offers, acceptances and cancels wait until the same partition of the topics
 they read from has been replayed (`broker.replay`), and faust's streams are paused while this
-runs: those partitions are read and handed to their agents alongside (`UPSTREAM`).
+runs: those partitions are read and handed to their agents alongside
+(`broker.runtime.upstream`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ from intentcast.broker.runtime.batch_loop import BACKOFF_S, BATCH, AgentLoop
 from intentcast.broker.runtime.checkpoint import Checkpoint
 from intentcast.broker.runtime.faults import Fault, classify
 from intentcast.broker.runtime.holes import HoleFiller
+from intentcast.broker.runtime.upstream import ORDER as _ORDER
+from intentcast.broker.runtime.upstream import UPSTREAM
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, OFFERS_SUBMITTED, ReasonCode
+from intentcast.schemas import ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.quarantine")
 Key = tuple[str, int]
@@ -63,14 +66,6 @@ FILE_NAME = "quarantine.json"
 SCAN_BUDGET_S = 30.0  # the exit scan, all partitions together
 POLL_MS = 500
 CATCH_UP_S = 0.2  # how often the partitions a skip waits for are read again
-# the topics whose same partition each input's handler waits for after a restart (the
-# `replay.wait_for` calls of broker/processors; tests/broker/test_runtime_units.py pins it)
-UPSTREAM: Mapping[str, tuple[str, ...]] = {
-    OFFERS_SUBMITTED: (INTENTS_SUBMITTED,),
-    ACCEPTANCES: (INTENTS_SUBMITTED, OFFERS_SUBMITTED),
-    CANCELS: (INTENTS_SUBMITTED,),
-}
-_ORDER = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS)  # upstream first
 
 
 @dataclass(frozen=True)

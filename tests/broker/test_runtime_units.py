@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import gzip
 import inspect
 import logging
 import subprocess
 import sys
-import textwrap
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import cramjam
 import pytest
@@ -31,12 +31,15 @@ from aiokafka.errors import (
 from intentcast.broker.context import OutputsResetError
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
 from intentcast.broker.runtime.checkpoint import Checkpoint, Progress
 from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
 from intentcast.broker.runtime.holes import HoleFiller
-from intentcast.broker.runtime.quarantine import UPSTREAM, BadRange, load_ranges, save_ranges
+from intentcast.broker.runtime.quarantine import BadRange, load_ranges, save_ranges
 from intentcast.broker.runtime.supervision import KafkaLiveness
+from intentcast.broker.runtime.upstream import UPSTREAM
 from intentcast.broker.settings import BrokerSettings
+from intentcast.schemas import ACCEPTANCES, INTENTS_SUBMITTED, OFFERS_SUBMITTED
 from tests.conftest import REPO_ROOT
 
 TOPIC = "in"
@@ -228,25 +231,35 @@ async def test_the_next_record_after_a_skipped_batch_is_no_hole_to_read() -> Non
     assert await asyncio.wait_for(holes.missed_before(_rec(9)), 5.0) == []
 
 
-def test_upstream_is_what_each_handler_waits_for_after_a_restart() -> None:
-    """The skip replays these alongside, since faust's streams are paused while it runs."""
-    from intentcast import schemas
+def test_handlers_leave_the_replay_wait_to_the_loop_that_knows_their_upstream() -> None:
+    """Each dependent input's loop waits for exactly its UPSTREAM topics; no handler reaches
+    into the replay barrier itself."""
     from intentcast.broker.runtime.app import HANDLERS
 
-    waits: dict[str, tuple[str, ...]] = {}
     for topic, (_, handler) in HANDLERS.items():
-        tree = ast.parse(textwrap.dedent(inspect.getsource(handler)))
-        waited = tuple(
-            getattr(schemas, node.args[0].id)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "wait_for"
-            and isinstance(node.args[0], ast.Name)
-        )
-        if waited:
-            waits[topic] = waited
-    assert waits == dict(UPSTREAM)
+        assert "wait_for" not in inspect.getsource(handler), topic
+    assert set(UPSTREAM) <= set(HANDLERS)
+    assert all(set(up) <= set(HANDLERS) for up in UPSTREAM.values())
+
+
+async def test_a_dependent_batch_waits_for_each_upstream_partition_before_its_handler() -> None:
+    waited: list[tuple[str, int]] = []
+
+    class Barrier:
+        async def wait_for(self, topic: str, partition: int) -> None:
+            waited.append((topic, partition))
+
+    ctx = SimpleNamespace(ledger=SimpleNamespace(replay=Barrier()))
+    rt = cast(Runtime, SimpleNamespace(ctx=ctx))
+    loop = AgentLoop("acceptances", ACCEPTANCES, _never_called, rt, UPSTREAM[ACCEPTANCES])
+    await loop._wait_for_upstream([_rec(1, partition=2), _rec(2, partition=0), _rec(3, 2)])
+    assert waited == [
+        (INTENTS_SUBMITTED, 0), (OFFERS_SUBMITTED, 0), (INTENTS_SUBMITTED, 2), (OFFERS_SUBMITTED, 2)
+    ]  # fmt: skip
+
+
+async def _never_called(ctx: object, rec: Incoming) -> None:
+    raise AssertionError("the wait alone runs no handler")
 
 
 def test_the_quarantine_file_round_trips_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
