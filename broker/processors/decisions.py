@@ -8,6 +8,7 @@ reconciled from the log instead of appending a second one.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from intentcast.broker.context import Context
 from intentcast.broker.ledger import find_recorded
@@ -19,7 +20,9 @@ from intentcast.schemas import (
     Acceptance,
     Agreement,
     Cancel,
+    Intent,
     IntentState,
+    Offer,
     ReasonCode,
     SchemaError,
     StatusKind,
@@ -30,8 +33,7 @@ from intentcast.schemas import (
 
 
 async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
-    m = ctx.metrics
-    m.count("acceptances.received")
+    ctx.metrics.count("acceptances.received")
     try:
         acceptance = decode(Acceptance, rec.value or b"")
     except SchemaError as exc:
@@ -42,27 +44,38 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     if record is not None and record.acceptance_digest == digest:
         # this very acceptance, read again after a crash or a rewind: its agreement and
         # statuses were acknowledged before the record said AGREED, so nothing is owed
-        m.count("acceptances.replayed")
+        ctx.metrics.count("acceptances.replayed")
         return
     recorded = await ctx.ledger.recorded(rec.partition, acceptance.intent_id)
     if recorded is not None and record is not None and record.state is IntentState.OPEN:
-        # the log already holds this intent's agreement (we crashed before updating state)
-        _close(ctx, acceptance.intent_id, record, recorded, digest)
-        await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
-        # the vendor's copy may not have been acknowledged before the crash: send it again
-        found = await find_recorded(ctx.settings, rec.partition, acceptance.intent_id)
-        if found is not None:
-            topic = vendor_agreements_topic(found.offer.vendor_id)
-            await ctx.outputs.send(topic, encode(found), rec.key)
-        m.count("acceptances.reconciled")
+        await _reconcile(ctx, rec, acceptance, record, recorded, digest)
         return
-    now = ctx.clock()
     try:
-        intent, offer = check_acceptance(acceptance, record_key=rec.key, record=record, now=now)
+        intent, offer = check_acceptance(
+            acceptance, record_key=rec.key, record=record, now=ctx.clock()
+        )
     except Refused as exc:
         await _refuse(ctx, rec, acceptance.intent_id, exc.reason, exc.detail, "acceptances")
         return
     assert record is not None
+    await _agree(ctx, rec, Accepted(intent, offer, acceptance, record, digest))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An acceptance that passed every check, with what its agreement is built from."""
+
+    intent: Intent
+    offer: Offer
+    acceptance: Acceptance
+    record: IntentRecord
+    digest: str  # SHA-256 of the acceptance record: its replay is recognised later
+
+
+async def _agree(ctx: Context, rec: Incoming, accepted: Accepted) -> None:
+    """Chain the agreement, tell the vendor and the customer, close the intent."""
+    intent, offer, acceptance = accepted.intent, accepted.offer, accepted.acceptance
+    now = ctx.clock()
     vendor_key = ctx.registry.key_of(offer.vendor_id) or ""
 
     def build(seq: int, prev_hash: str) -> Agreement:
@@ -82,12 +95,33 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     await ctx.outputs.status(
         acceptance.intent_id, StatusKind.AGREED, agreement_id=agreement.agreement_id
     )
-    _close(ctx, acceptance.intent_id, record, agreement.agreement_id, digest)
+    _close(ctx, acceptance.intent_id, accepted.record, agreement.agreement_id, accepted.digest)
+    m = ctx.metrics
     m.observe(
-        "acceptance_to_agreement", (ctx.clock() - acceptance.accepted_at).total_seconds() * 1000
+        "acceptance_to_agreement", (ctx.clock() - acceptance.accepted_at).total_seconds() * 1e3
     )
     m.count("agreements.recorded")
     m.count(f"market.{intent.market}.agreements")
+
+
+async def _reconcile(
+    ctx: Context,
+    rec: Incoming,
+    acceptance: Acceptance,
+    record: IntentRecord,
+    recorded: str,
+    digest: str,
+) -> None:
+    """The log already holds this intent's agreement (a crash came before the state update):
+    take the state from the log instead of appending a second agreement."""
+    _close(ctx, acceptance.intent_id, record, recorded, digest)
+    await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
+    # the vendor's copy may not have been acknowledged before the crash: send it again
+    found = await find_recorded(ctx.settings, rec.partition, acceptance.intent_id)
+    if found is not None:
+        topic = vendor_agreements_topic(found.offer.vendor_id)
+        await ctx.outputs.send(topic, encode(found), rec.key)
+    ctx.metrics.count("acceptances.reconciled")
 
 
 def _close(

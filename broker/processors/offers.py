@@ -6,13 +6,17 @@ a registered vendor whose signature verifies, reach the customer.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from intentcast.broker.context import Context
 from intentcast.broker.delivered import OFFER_HEADER, offer_tag
 from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_offer
 from intentcast.schemas import (
     OFFERS_DELIVERED,
+    Intent,
     Offer,
     ReasonCode,
     SchemaError,
@@ -24,30 +28,18 @@ from intentcast.schemas import (
 
 
 async def handle_offer(ctx: Context, rec: Incoming) -> None:
-    m = ctx.metrics
-    m.count("offers.received")
+    ctx.metrics.count("offers.received")
     try:
         offer = decode(Offer, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(
-            ctx,
-            rec,
-            rec.field("vendor_id"),
-            rec.field("offer_id"),
-            rec.field("intent_id"),
-            exc.reason,
-            exc.detail,
-        )
+        fields = (rec.field("vendor_id"), rec.field("offer_id"), rec.field("intent_id"))
+        await _refuse(ctx, rec, *fields, exc.reason, exc.detail)
         return
-    await ctx.registry.wait_started()
-    vendor_key = ctx.registry.key_of(offer.vendor_id)
-    if vendor_key is None:  # maybe registered a moment ago: catch up once before refusing
-        await ctx.registry.sync()
-        vendor_key = ctx.registry.key_of(offer.vendor_id)
+    vendor_key = await _registered_key(ctx, offer.vendor_id)
     now = ctx.clock()
     record = ctx.store.get(offer.intent_id)
     if record is not None and record.delivered.get(offer.offer_id) == (rec.value or b"").decode():
-        m.count("offers.replayed")  # a replay of an offer already delivered and recorded
+        ctx.metrics.count("offers.replayed")  # a replay of an offer already delivered and recorded
         return
     try:
         intent = check_offer(
@@ -64,8 +56,24 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
         )
         return
     assert record is not None
+    await _deliver(ctx, rec, offer, intent)
+    _record_delivery(ctx, rec, offer, intent, record, now)
+
+
+async def _registered_key(ctx: Context, vendor_id: str) -> str | None:
+    """The vendor's registered key; a vendor registered a moment ago is caught up once."""
+    await ctx.registry.wait_started()
+    key = ctx.registry.key_of(vendor_id)
+    if key is None:
+        await ctx.registry.sync()
+        key = ctx.registry.key_of(vendor_id)
+    return key
+
+
+async def _deliver(ctx: Context, rec: Incoming, offer: Offer, intent: Intent) -> None:
+    """Sealed to the customer (unless delivered before a crash), feedback to the vendor."""
     if await ctx.ledger.delivered.delivered(rec.partition, offer.offer_id, rec.timestamp_ms):
-        m.count("offers.redelivery_avoided")  # delivered before a crash, not yet in state
+        ctx.metrics.count("offers.redelivery_avoided")  # delivered before a crash, not in state
     else:
         delivered = seal_offer(offer, intent.sealing_key)
         tag = [(OFFER_HEADER, offer_tag(offer.offer_id))]
@@ -78,6 +86,13 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
         detail="delivered",
     )
     await ctx.outputs.status(offer.intent_id, StatusKind.OFFER_DELIVERED)
+
+
+def _record_delivery(
+    ctx: Context, rec: Incoming, offer: Offer, intent: Intent, record: IntentRecord, now: datetime
+) -> None:
+    """The offer joins the intent's record: what an acceptance is checked against."""
+    m = ctx.metrics
     counts = dict(record.offers_per_vendor)
     counts[offer.vendor_id] = counts.get(offer.vendor_id, 0) + 1
     if not record.delivered:
