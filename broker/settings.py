@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_APP_ID = "intentcast-processors"
+
+
+def state_home() -> Path:
+    """$XDG_STATE_HOME, else ~/.local/state: state that outlives a run but is no user data.
+
+    The processors' folder and the local Kafka nodes live there, so a command behaves the same
+    from any working directory. The XDG spec says to ignore a relative value.
+    """
+    state = os.environ.get("XDG_STATE_HOME", "")
+    return Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+
+
+def default_datadir(app_id: str) -> str:
+    """One folder per app id, so a second deployment on the machine keeps its own quarantine."""
+    return str(state_home() / "intentcast" / "processors" / app_id)
 
 
 class BrokerSettings(BaseSettings):
@@ -18,12 +37,16 @@ class BrokerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTENTCAST_", extra="ignore")
 
     bootstrap: str = "127.0.0.1:9092"
-    app_id: str = Field(default="intentcast-processors", pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
+    app_id: str = Field(default=DEFAULT_APP_ID, pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
     partitions: int = Field(default=6, ge=1, le=1024)
     replication: int = Field(default=1, ge=1, le=5)
     min_insync_replicas: int = Field(default=1, ge=1, le=5)
     markets: tuple[str, ...] = ("bikes", "strollers", "groceries", "electronics")
-    datadir: str = ".intentcast/processors"
+    # faust's data folder and quarantine.json (INTENTCAST_DATADIR overrides; `broker run`
+    # creates it with its parents): ~/.local/state/intentcast/processors/<app_id>
+    datadir: str = Field(
+        default_factory=lambda data: default_datadir(data.get("app_id", DEFAULT_APP_ID))
+    )
     max_offers_per_vendor: int = Field(default=3, ge=1, le=100)
     expiry_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     metrics_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
@@ -46,6 +69,12 @@ class BrokerSettings(BaseSettings):
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
+
+    @field_validator("datadir")
+    @classmethod
+    def _expand_home(cls, value: str) -> str:
+        """faust expands `~` itself but the quarantine file does not: both must agree."""
+        return os.path.expanduser(value)
 
     def kafka_kwargs(self) -> dict[str, Any]:
         """Connection settings for every aiokafka client the processors open."""

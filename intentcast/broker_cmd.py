@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from intentcast.broker.audit import find_agreement, verify_log
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
-from intentcast.console import console, fail
+from intentcast.console import console, err_console, fail
+from intentcast.doctor import TopicProblem, quiet_kafka_client, topic_problems
 
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
 topics_app = typer.Typer(help="Create the topic layout.", no_args_is_help=True)
@@ -31,16 +35,106 @@ def settings_for(bootstrap: str | None) -> BrokerSettings:
     return settings.model_copy(update={"bootstrap": bootstrap}) if bootstrap else settings
 
 
+# how long `broker run` waits for Kafka to answer before it says so and exits
+CONNECT_TIMEOUT_S = 15.0
+
+
+def cannot_start(sentence: str) -> typer.Exit:
+    """One unwrapped line on stderr, then exit 1: a worker that cannot start should say what to
+    do, not leave a faust traceback in a JSON log line (and a supervisor sees the status)."""
+    err_console.print(f"[bold red]error:[/] {escape(sentence)}", soft_wrap=True, highlight=False)
+    return typer.Exit(1)
+
+
+def prepare_datadir(settings: BrokerSettings) -> Path:
+    """faust creates its data folder without parents, so a fresh machine crashed at start."""
+    folder = Path(settings.datadir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise cannot_start(
+            f"the processors cannot write their data folder {folder} "
+            f"({exc.strerror or type(exc).__name__}): set INTENTCAST_DATADIR to a writable folder"
+        ) from None
+    return folder
+
+
+async def _layout_problems(settings: BrokerSettings) -> list[TopicProblem]:
+    """What is wrong with the topic layout, from one admin connection."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        **settings.kafka_kwargs(), request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000)
+    )
+    try:
+        await admin.start()
+        return await topic_problems(admin, settings)
+    finally:
+        await admin.close()
+
+
+def _first_names(problems: list[TopicProblem]) -> str:
+    more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return ", ".join(p.name for p in problems[:3]) + more
+
+
+def check_kafka(settings: BrokerSettings) -> None:
+    """Kafka answers and the topics the processors read and write exist, with the partitions
+    they expect, before faust starts: faust retries a missing broker for ever, ignores a missing
+    input topic, and offers would not meet their intents across other partition counts."""
+    where = settings.bootstrap
+    try:
+        with quiet_kafka_client():
+            problems = asyncio.run(asyncio.wait_for(_layout_problems(settings), CONNECT_TIMEOUT_S))
+    except TimeoutError:
+        raise cannot_start(
+            f"Kafka at {where} did not answer within {CONNECT_TIMEOUT_S:.0f} s: check it with "
+            "`intentcast kafka status`, or point --bootstrap / INTENTCAST_BOOTSTRAP at a broker"
+        ) from None
+    except Exception as exc:
+        raise cannot_start(
+            f"no Kafka answers at {where} ({type(exc).__name__}): start one with "
+            "`intentcast kafka start`, or point --bootstrap / INTENTCAST_BOOTSTRAP at a broker"
+        ) from None
+    missing = [p for p in problems if p.found is None]
+    if missing:
+        raise cannot_start(
+            f"topics missing on {where} ({_first_names(missing)}): create them with "
+            "`intentcast topics create`"
+        )
+    if problems:
+        first = problems[0]
+        raise cannot_start(
+            f"topics on {where} have {first.found} partitions where the processors expect "
+            f"{first.expected} ({_first_names(problems)}): set INTENTCAST_PARTITIONS to "
+            f"{first.found}, or recreate the topics"
+        )
+
+
 @broker_app.command("run")
 def run(
     bootstrap: str = BootstrapOpt,
     log_level: str = typer.Option("warn", help="debug, info, warn or error."),
 ) -> None:
-    """Start the processors (intake, offers, acceptances, cancels, expiry, profiles)."""
+    """Start the processors (intake, offers, acceptances, cancels, expiry, profiles).
+
+    Their data folder (faust's, and the quarantine file after an undecodable batch) is
+    $INTENTCAST_DATADIR, by default ~/.local/state/intentcast/processors/<app id> (under
+    $XDG_STATE_HOME when set). Exits 1 with one line saying what to do when Kafka does not
+    answer, the topics are missing or the folder is not writable.
+    """
+    settings = settings_for(bootstrap).model_copy(update={"log_level": log_level})
+    folder = prepare_datadir(settings)
+    check_kafka(settings)
     from intentcast.broker.worker import run_worker
 
-    settings = settings_for(bootstrap).model_copy(update={"log_level": log_level})
-    console.print(f"processors [bold]{settings.app_id}[/] on {settings.bootstrap}; Ctrl-C stops")
+    console.print(
+        f"processors [bold]{settings.app_id}[/] on {settings.bootstrap}; "
+        f"data in {folder}; Ctrl-C stops",
+        soft_wrap=True,
+    )
     run_worker(settings)
 
 
