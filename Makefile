@@ -9,10 +9,13 @@ STAMP  := $(VENV)/.installed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# The filter hides one note setuptools prints on every editable install of a flat layout
+# ("Editable installation.": folders named like the package could shadow it); it is information,
+# not a warning about this project, and the install prints nothing else.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e ".[dev]" --config-settings editable_mode=compat
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install intentcast with its dev tools
