@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import typer
 from rich.live import Live
@@ -14,32 +17,88 @@ from rich.text import Text
 
 from intentcast.agents import ClientSettings, Vendor, VendorStats
 from intentcast.console import console, fail
+from intentcast.demo import EXAMPLES
 from intentcast.schemas.crypto import SigningKey
 from intentcast.schemas.errors import IntentcastError
 
 app = typer.Typer(help="Run vendor agents written with the Intentcast SDK.", no_args_is_help=True)
 
+SHIPPED = {module.rsplit(".", 1)[1]: module for module in EXAMPLES}
+"""The example vendors in the package, by short name: a wheel user has no examples/ folder."""
 
-def load_vendor(path: Path) -> Vendor:
-    """Import the module at ``path`` and return its vendor: ``vendor``, or the only Vendor."""
-    if not path.is_file():
-        raise fail(f"{path} is not a file; give the path of a vendor module, e.g. examples/acme.py")
+
+def resolve_vendor_module(target: str) -> str | Path:
+    """What `vendor run TARGET` names: a Python file (a Path) or an importable module (a str).
+
+    A file wins, so `acme` in a folder holding a file called `acme` still means that file;
+    something spelled like a path but missing fails here rather than as an unknown module.
+    """
+    path = Path(target)
+    if path.is_file():
+        return path
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        raise fail(f"{target} is not a file; give the path of a vendor module or {_choices()}.")
+    if target in SHIPPED:
+        return SHIPPED[target]
+    if all(part.isidentifier() for part in target.split(".")):
+        return target
+    raise _unknown(target)
+
+
+def _choices() -> str:
+    return f"a shipped example ({', '.join(SHIPPED)})"
+
+
+def _unknown(target: str) -> typer.Exit:
+    return fail(
+        f"no vendor module {target!r}: give {_choices()}, a module path such as mypkg.myvendor "
+        "or the path of a Python file."
+    )
+
+
+def _import_file(path: Path) -> ModuleType:
     name = "intentcast_vendor_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise fail(f"cannot import {path}; is it a Python file?")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    """Import a dotted module, searching the current folder too (as `python -m` does), so a
+    vendor package written there runs uninstalled; last, so it never shadows an installed one."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        parts = name.split(".")
+        if exc.name in {".".join(parts[:i]) for i in range(1, len(parts) + 1)}:
+            raise _unknown(name) from None
+        raise fail(
+            f"{name} imports {exc.name!r}, which is not installed; install it first."
+        ) from None
+
+
+def load_vendor(target: str | Path) -> Vendor:
+    """Import a vendor module by file, shipped example name or module path; return its vendor:
+    ``vendor``, or the only Vendor it defines."""
+    where = resolve_vendor_module(str(target))
+    try:
+        module = _import_file(where) if isinstance(where, Path) else _import_module(where)
     except IntentcastError as exc:
-        raise fail(f"{path}: {exc}") from None
+        raise fail(f"{target}: {exc}") from None
     found = getattr(module, "vendor", None)
     if isinstance(found, Vendor):
         return found
     vendors = [value for value in vars(module).values() if isinstance(value, Vendor)]
     if len(vendors) != 1:
-        raise fail(f"{path} defines {len(vendors)} Vendor instances; name the one to run `vendor`")
+        raise fail(
+            f"{target} defines {len(vendors)} Vendor instances; name the one to run `vendor`"
+        )
     return vendors[0]
 
 
@@ -64,13 +123,18 @@ async def _serve(vendor: Vendor) -> None:
 
 @app.command()
 def run(
-    path: Path = typer.Argument(..., help="Python file defining a Vendor, e.g. examples/acme.py."),
+    target: str = typer.Argument(
+        ...,
+        metavar="VENDOR",
+        help=f"A shipped example ({', '.join(SHIPPED)}), a module path (mypkg.myvendor) or a "
+        "Python file (examples/acme.py) defining a Vendor.",
+    ),
     bootstrap: str | None = typer.Option(
         None, help="Kafka bootstrap (default $INTENTCAST_BOOTSTRAP or 127.0.0.1:9092)."
     ),
 ) -> None:
     """Run a vendor until Ctrl-C: register its profile, answer intents, show live counters."""
-    vendor = load_vendor(path)
+    vendor = load_vendor(target)
     if bootstrap:
         vendor.settings = ClientSettings(bootstrap=bootstrap)
     console.print(
