@@ -8,6 +8,7 @@ from intentcast import (
     bench_cmd,
     broker_cmd,
     dashboard,
+    doctor,
     intent_cmd,
     kafka_cmd,
     monitor,
@@ -33,6 +34,7 @@ app.add_typer(principals_cmd.app, name="principals")
 app.command()(monitor.monitor)
 app.command()(dashboard.dashboard)
 app.command()(bench_cmd.bench)
+app.command()(doctor.doctor)
 
 
 @app.command()

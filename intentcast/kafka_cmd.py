@@ -16,14 +16,23 @@ from intentcast.broker.kafka_local.compose_secrets import (
 )
 from intentcast.broker.kafka_local.distribution import KAFKA_VERSION, cache_root
 from intentcast.broker.kafka_local.secure import NodeSecurity, is_secure_folder
+from intentcast.broker.settings import state_home
 from intentcast.console import console, fail
+from intentcast.doctor import LOCAL_HOSTS, split_bootstrap
 from intentcast.schemas.errors import IntentcastError
 
 app = typer.Typer(
     help="Run Apache Kafka (KRaft) locally on 127.0.0.1, no Docker needed.", no_args_is_help=True
 )
 
-PortOpt = typer.Option(9092, "--port", "-p", help="Client port on 127.0.0.1.")
+PortOpt = typer.Option(
+    None,
+    "--port",
+    "-p",
+    show_default=False,
+    help="Client port on 127.0.0.1. Default: the port of $INTENTCAST_BOOTSTRAP when it names "
+    "this machine, else 9092.",
+)
 DataOpt = typer.Option(
     None,
     "--data-dir",
@@ -40,10 +49,25 @@ NodesOpt = typer.Option(
 )
 
 
+DEFAULT_PORT = 9092
+
+
+def client_port(port: int | None) -> int:
+    """An explicit --port, else the port of INTENTCAST_BOOTSTRAP when it is one address on
+    this machine: one setting then points every command, `kafka start` included, at one
+    broker (a second Kafka beside one on 9092 needs no --port everywhere)."""
+    if port is not None:
+        return port
+    bootstrap = os.environ.get("INTENTCAST_BOOTSTRAP", "").strip()
+    if bootstrap and "," not in bootstrap:
+        host, found = split_bootstrap(bootstrap)
+        if host in LOCAL_HOSTS:
+            return found
+    return DEFAULT_PORT
+
+
 def default_data_dir(port: int) -> Path:
-    state = os.environ.get("XDG_STATE_HOME")
-    root = Path(state) if state else Path.home() / ".local" / "state"
-    return root / "intentcast" / f"kafka-{port}"
+    return state_home() / "intentcast" / f"kafka-{port}"
 
 
 def _node(
@@ -75,7 +99,7 @@ def fetch() -> None:
 
 @app.command()
 def start(
-    port: int = PortOpt,
+    port: int | None = PortOpt,
     controller_port: int = typer.Option(None, help="Controller port (default: port + 1)."),
     data_dir: Path = DataOpt,
     timeout: float = typer.Option(90.0, help="Seconds to wait until metadata can be fetched."),
@@ -88,6 +112,7 @@ def start(
     ),
 ) -> None:
     """Start one KRaft node (broker + controller), or a cluster; harmless if it already runs."""
+    port = client_port(port)
     if secure and nodes > 1:
         raise fail("--secure runs a single node for now; drop --nodes or --secure.")
     if nodes > 1:
@@ -101,8 +126,15 @@ def start(
         raise fail(str(exc)) from exc
     console.print(
         f"[green]Kafka is up[/] at [bold]{st.bootstrap}[/] (pid {st.pid}); "
-        f"data and log in {node.data_dir}"
+        f"data and log in {node.data_dir}",
+        soft_wrap=True,
     )
+    if port != client_port(None):
+        console.print(
+            f"the other commands reach it with INTENTCAST_BOOTSTRAP={st.bootstrap} "
+            "(or --bootstrap)",
+            soft_wrap=True,
+        )
     if node.security is not None:
         console.print(
             f"secure mode: SASL_SSL + SCRAM-SHA-512, CA {node.security.tls.ca_cert}; "
@@ -144,8 +176,9 @@ def certs(
 
 
 @app.command()
-def stop(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
+def stop(port: int | None = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
     """Stop the node (or every node of the cluster) cleanly: SIGTERM, SIGKILL after 30 s."""
+    port = client_port(port)
     if nodes > 1:
         stopped = _cluster(port, data_dir, nodes).stop()
         console.print(f"Cluster on port {port}+ {'stopped' if stopped else 'was not running'}.")
@@ -162,8 +195,9 @@ def stop(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -
 
 
 @app.command()
-def status(port: int = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
+def status(port: int | None = PortOpt, data_dir: Path = DataOpt, nodes: int = NodesOpt) -> None:
     """Tell whether the node(s) run and answer metadata requests (exit 1 if any is not ready)."""
+    port = client_port(port)
     if nodes > 1:
         _cluster_status(port, data_dir, nodes)
         return
