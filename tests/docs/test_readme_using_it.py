@@ -196,24 +196,24 @@ def test_the_readme_using_it_block_runs_from_a_fresh_folder(terminals: Terminals
 
 
 def ready(t: Terminals, path: tuple[str, ...], words: list[str]) -> None:
-    """Wait as a user would before the next command: until the command says it is up."""
+    """Wait as a user would before the next command: until the command says it is up (or has
+    exited, which `still_running` then reports with its output)."""
+    proc = t.running[path]
+
+    def up_or_exited(up: Callable[[], bool]) -> Callable[[], bool]:
+        return lambda: proc.poll() is not None or up()
+
     if path == ("broker", "run"):
-        wait_until("the processors' metrics (intentcast doctor)", lambda: processors_alive(t))
+        what, up = "the processors' metrics (intentcast doctor)", lambda: processors_alive(t)
     elif path == ("vendor", "run"):
-        proc = t.running[path]
-        wait_until(
-            "the vendor to start", lambda: "serving" in t.output(path) or proc.poll() is not None
-        )
-        if proc.poll() is not None and "not a file" in t.output(path):
-            pytest.skip(
-                f"`intentcast {' '.join(words)}` (a shipped example by name) is not supported by "
-                f"`intentcast vendor run` yet: {t.output(path).strip()}"
-            )
+        what, up = "the vendor to start serving", lambda: "serving" in t.output(path)
     elif path == ("dashboard",):
-        port = int(words[words.index("--port") + 1])
-        wait_until("the dashboard page", lambda: page_served(f"http://127.0.0.1:{port}/"))
-    elif path == ("monitor",):
+        url = f"http://127.0.0.1:{words[words.index('--port') + 1]}/"
+        what, up = "the dashboard page", lambda: page_served(url)
+    else:  # monitor: a live view with nothing to wait for; it must keep running
         still_running(t, path, 3.0)
+        return
+    wait_until(what, up_or_exited(up))
     still_running(t, path, 0.5)
 
 
