@@ -7,6 +7,7 @@
 // that vendor's principal may write), offers to intentcast.offers.submitted.
 //
 //   node interop/vendor.mjs vectors schemas/vectors/vectors.json
+//   node interop/vendor.mjs negative schemas/vectors/negative.json
 //   node interop/vendor.mjs profile --seed-hex <64 hex> --vendor-id node-bikes \
 //        --markets bikes --roster schemas/vectors/vectors.json
 //   node interop/vendor.mjs offer --seed-hex <64 hex> --vendor-id node-bikes --price 120 < intent.json
@@ -14,12 +15,93 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 
+// ---- strict JSON (docs/protocol.md, "Canonical encoding in other languages") ---------------
+// JSON.parse loses what the contract needs: it turns 9007199254740993 into ...992, keeps the
+// last of two equal keys, and accepts lone surrogates. This small parser keeps every number's
+// text (a JsonNumber), refuses duplicate keys and lone surrogates, and is otherwise RFC 8259.
+export class JsonNumber {
+  constructor(text) { this.text = text; }
+  isInteger() { return /^-?[0-9]+$/.test(this.text); }
+}
+
+export class MalformedJson extends Error {}
+
+export function parseJson(input) {
+  const text = typeof input === "string" ? input
+    : new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(input); // no U+FFFD
+  let i = 0;
+  const fail = (what) => { throw new MalformedJson(`${what} at ${i}`); };
+  const ws = () => { while (i < text.length && " \t\n\r".includes(text[i])) i++; };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++; const out = {}; const seen = new Set(); ws();
+      if (text[i] === "}") { i++; return out; }
+      for (;;) {
+        ws(); if (text[i] !== '"') fail("expected a key");
+        const key = string();
+        if (seen.has(key)) fail(`duplicate key ${JSON.stringify(key)}`);
+        seen.add(key); ws();
+        if (text[i++] !== ":") fail("expected ':'");
+        Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true,
+          configurable: true }); // also for a key named __proto__
+        ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i++] === "}") return out;
+        fail("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      i++; const out = []; ws();
+      if (text[i] === "]") { i++; return out; }
+      for (;;) {
+        out.push(value()); ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i++] === "]") return out;
+        fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') return string();
+    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (m && m[0]) { i += m[0].length; return new JsonNumber(m[0]); }
+    for (const [word, v] of [["true", true], ["false", false], ["null", null]]) {
+      if (text.startsWith(word, i)) { i += word.length; return v; }
+    }
+    return fail("expected a value");
+  };
+  const string = () => {
+    i++; let out = "";
+    for (;;) {
+      const c = text[i++];
+      if (c === undefined) fail("unterminated string");
+      if (c === '"') break;
+      if (c < " ") fail("raw control character in a string");
+      if (c !== "\\") { out += c; continue; }
+      const e = text[i++];
+      const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+      if (e in simple) { out += simple[e]; continue; }
+      if (e !== "u" || !/^[0-9a-fA-F]{4}$/.test(text.slice(i, i + 4))) fail("bad escape");
+      out += String.fromCharCode(parseInt(text.slice(i, i + 4), 16)); i += 4;
+    }
+    // a surrogate must be half of a pair, whether it came raw or as \uD8xx escapes
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(out)) {
+      fail("lone surrogate");
+    }
+    return out;
+  };
+  const result = value(); ws();
+  if (i !== text.length) fail("text after the value");
+  return result;
+}
+
 // ---- canonical JSON (docs/protocol.md, "Canonical encoding") ----------------------------
 const MONEY_FIELDS = new Set(["price", "max_price"]);
 const TIME_FIELDS = new Set(["valid_until", "needed_by", "expires_at", "at"]);
+const FLOAT_MAPS = new Set(["gauges", "latencies_ms"]); // the only floats: metrics values
 
 export function canonicalMoney(text) {
-  const m = /^([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/.exec(String(text).trim());
+  const m = /^([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$/.exec(String(text));
   if (!m) throw new Error(`not a decimal: ${text}`);
   let digits = (m[1] || "") + (m[2] || "");
   let point = (m[1] || "").length + Number(m[3] || 0); // position of the decimal point
@@ -36,7 +118,7 @@ export function canonicalMoney(text) {
 }
 
 export function canonicalTime(text) {
-  const m = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/
     .exec(text);
   if (!m) throw new Error(`not an RFC 3339 timestamp: ${text}`);
   const ms = (m[5] || "").padEnd(3, "0").slice(0, 3); // truncate, never round
@@ -45,27 +127,63 @@ export function canonicalTime(text) {
   return new Date(base).toISOString(); // always UTC, three fraction digits, Z
 }
 
-function normalise(value, key) {
-  if (value === null || value === undefined) return undefined;
-  if (Array.isArray(value)) return value.map((v) => normalise(v, undefined));
-  if (typeof value === "object") {
-    const out = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = normalise(value[k], k);
-      if (v !== undefined) out[k] = v;
+// integers exactly (BigInt), floats as Number::toString writes them (the canonical float form)
+function canonicalNumber(n, inFloatMap) {
+  if (!inFloatMap && n.isInteger()) return BigInt(n.text).toString();
+  return String(Number(n.text));
+}
+
+// fill the defaults a producer may omit (vectors.json "defaults", docs/protocol.md)
+const clone = (v) => (Array.isArray(v) ? v.map(clone)
+  : v !== null && typeof v === "object" && !(v instanceof JsonNumber)
+    ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clone(x)])) : v);
+
+export function withDefaults(message, defaults) {
+  const out = clone(message);
+  for (const [path, value] of Object.entries(defaults || {})) fill(out, path.split("."), value);
+  return out;
+}
+
+function fill(node, parts, value) {
+  if (node === null || typeof node !== "object") return;
+  const [head, ...rest] = parts;
+  const list = head.endsWith("[]");
+  const key = list ? head.slice(0, -2) : head;
+  if (rest.length === 0) {
+    if (!(key in node)) node[key] = clone(value); // left out; an explicit null is refused
+    return;
+  }
+  if (!(key in node)) return;
+  for (const child of list ? node[key] || [] : [node[key]]) fill(child, rest, value);
+}
+
+function write(value, key, inFloatMap) {
+  if (value instanceof JsonNumber) return canonicalNumber(value, inFloatMap);
+  if (typeof value === "number") return canonicalNumber(new JsonNumber(String(value)), inFloatMap);
+  if (Array.isArray(value)) return `[${value.map((v) => write(v, undefined, inFloatMap)).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const floats = inFloatMap || FLOAT_MAPS.has(key);
+    const parts = [];
+    for (const k of Object.keys(value).sort()) { // keys are ASCII: UTF-16 order = code points
+      const v = value[k];
+      if (v === null || v === undefined) continue; // nulls are omitted
+      parts.push(`${JSON.stringify(k)}:${write(normaliseLeaf(v, k), k, floats)}`);
     }
-    return out;
+    return `{${parts.join(",")}}`;
   }
-  if (typeof value === "string" && MONEY_FIELDS.has(key)) return canonicalMoney(value);
-  if (typeof value === "string" && key && (TIME_FIELDS.has(key) || key.endsWith("_at"))) {
-    return canonicalTime(value);
-  }
+  return JSON.stringify(value); // strings: raw UTF-8, only " \ and controls escaped
+}
+
+function normaliseLeaf(value, key) {
+  if (typeof value !== "string") return value;
+  if (MONEY_FIELDS.has(key)) return canonicalMoney(value);
+  if (TIME_FIELDS.has(key) || key.endsWith("_at")) return canonicalTime(value);
   return value;
 }
 
-// sorted keys (JSON.stringify keeps insertion order), nulls dropped, no whitespace, raw UTF-8
+// sorted keys, nulls dropped, no whitespace, raw UTF-8, money/time/numbers normalised
 export function canonicalBytes(message) {
-  return Buffer.from(JSON.stringify(normalise(message, undefined)), "utf8");
+  return Buffer.from(write(message, undefined, false), "utf8");
 }
 
 export function signingBytes(message) {
@@ -97,7 +215,7 @@ const sha256 = (bytes) => crypto.createHash("sha256").update(bytes).digest("hex"
 
 // ---- checking ourselves against the published test vectors --------------------------------
 function checkVectors(path) {
-  const v = JSON.parse(fs.readFileSync(path, "utf8"));
+  const v = parseJson(fs.readFileSync(path)); // not JSON.parse: some integers exceed 2**53
   const failures = [];
   let checked = 0;
   const expect = (what, got, want) => {
@@ -107,29 +225,53 @@ function checkVectors(path) {
   for (const t of v.timestamps) expect(`timestamp ${t.input}`, canonicalTime(t.input), t.canonical);
   for (const m of v.money) expect(`money ${m.input}`, canonicalMoney(m.input), m.canonical);
   for (const b of v.base64url) expect(`base64url ${b.hex}`, b64url(Buffer.from(b.hex, "hex")), b.b64url);
+  for (const n of v.numbers.integer) {
+    expect(`integer ${n.input}`, canonicalNumber(new JsonNumber(n.input), false), n.canonical);
+  }
+  for (const n of v.numbers.float) {
+    expect(`float ${n.input}`, canonicalNumber(new JsonNumber(n.input), true), n.canonical);
+  }
+  for (const s of v.strings) expect(`string ${s.input}`, write(parseJson(s.input)), s.canonical);
   for (const [name, k] of Object.entries(v.keys)) {
     if (k.seed_hex) expect(`public key ${name}`, keyFromSeed(k.seed_hex).publicKey, k.public_key);
   }
   for (const c of v.messages) {
     if (c.kind === "agreement") continue; // holds signed messages verbatim; not a vendor's job
-    // metrics carry floats such as 2.0, which a JS number cannot tell from 2; they are never
-    // signed and only processors write them, so a vendor never needs their canonical bytes
-    if (c.kind === "metrics") continue;
+    const input = withDefaults(c.input, v.defaults[c.kind]);
     if (c.signing_bytes) {
-      expect(`${c.kind} signing bytes`, signingBytes(c.input).toString("utf8"), c.signing_bytes);
+      expect(`${c.name} signing bytes`, signingBytes(input).toString("utf8"), c.signing_bytes);
       const key = keyFromSeed(c.signer_seed_hex);
-      expect(`${c.kind} public key`, key.publicKey, c.public_key);
-      const signed = sign(c.input, key);
-      expect(`${c.kind} signature`, signed.signature, c.signature);
-      expect(`${c.kind} canonical`, canonicalBytes(signed).toString("utf8"), c.canonical);
-      expect(`${c.kind} sha256`, sha256(canonicalBytes(signed)), c.sha256);
+      expect(`${c.name} public key`, key.publicKey, c.public_key);
+      const signed = sign(input, key);
+      expect(`${c.name} signature`, signed.signature, c.signature);
+      expect(`${c.name} canonical`, canonicalBytes(signed).toString("utf8"), c.canonical);
+      expect(`${c.name} sha256`, sha256(canonicalBytes(signed)), c.sha256);
     } else {
-      expect(`${c.kind} canonical`, canonicalBytes(c.input).toString("utf8"), c.canonical);
-      expect(`${c.kind} sha256`, sha256(canonicalBytes(c.input)), c.sha256);
+      expect(`${c.name} canonical`, canonicalBytes(input).toString("utf8"), c.canonical);
+      expect(`${c.name} sha256`, sha256(canonicalBytes(input)), c.sha256);
     }
   }
   for (const [id, t] of Object.entries(v.terms)) {
     expect(`term ${id} sha256`, sha256(Buffer.from(t.canonical, "utf8")), t.sha256);
+  }
+  return { ok: failures.length === 0, checked, failures };
+}
+
+// the negative vectors this vendor's parser must refuse on its own: every malformed_json case
+function checkNegative(path) {
+  const v = parseJson(fs.readFileSync(path));
+  const failures = [];
+  let checked = 0;
+  for (const c of v.cases) {
+    if (c.reason !== "malformed_json") continue; // the rest needs the schema (a full decoder)
+    checked += 1;
+    const raw = c.hex !== undefined ? Buffer.from(c.hex, "hex") : Buffer.from(c.text, "utf8");
+    try {
+      parseJson(raw);
+      failures.push({ what: c.name, got: "parsed", want: "malformed_json" });
+    } catch (err) {
+      if (!(err instanceof MalformedJson || err instanceof TypeError)) throw err;
+    }
   }
   return { ok: failures.length === 0, checked, failures };
 }
@@ -139,7 +281,7 @@ const nowIso = (plusMs = 0) => new Date(Date.now() + plusMs).toISOString();
 
 function profile(opts) {
   const key = keyFromSeed(opts["seed-hex"]);
-  const roster = JSON.parse(fs.readFileSync(opts.roster, "utf8")).terms;
+  const roster = parseJson(fs.readFileSync(opts.roster)).terms;
   const accepts = Object.entries(roster).sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([id, t]) => ({ id, version: t.version, sha256: t.sha256 }));
   const message = {
@@ -182,17 +324,20 @@ function main() {
   const opts = parseArgs(rest);
   const emit = ([key, message]) =>
     process.stdout.write(`${key}\t${canonicalBytes(message).toString("utf8")}\n`);
-  if (command === "vectors") {
-    const report = checkVectors(rest[0] || "schemas/vectors/vectors.json");
+  if (command === "vectors" || command === "negative") {
+    const report = command === "vectors"
+      ? checkVectors(rest[0] || "schemas/vectors/vectors.json")
+      : checkNegative(rest[0] || "schemas/vectors/negative.json");
     process.stdout.write(JSON.stringify(report) + "\n");
     process.exit(report.ok ? 0 : 1);
   } else if (command === "profile") {
     emit(profile(opts));
   } else if (command === "offer") {
-    const intent = JSON.parse(fs.readFileSync(opts.intent || 0, "utf8"));
+    const intent = parseJson(fs.readFileSync(opts.intent || 0));
     emit(offer(opts, intent));
   } else {
-    process.stderr.write("usage: vendor.mjs vectors <file> | profile ... | offer ... (see header)\n");
+    process.stderr.write(
+      "usage: vendor.mjs vectors <file> | negative <file> | profile ... | offer ... (see header)\n");
     process.exit(2);
   }
 }

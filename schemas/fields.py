@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 from intentcast.schemas.crypto import b64d
 from intentcast.schemas.errors import SchemaError
@@ -93,25 +102,60 @@ def check_precision(amount: Decimal, currency: str, field: str) -> None:
         raise ValueError(f"{field} has more decimals than {currency} allows")
 
 
+MONEY_INTEGER_DIGITS: Final = 8
+MONEY_DECIMALS: Final = 4
+MONEY_INPUT_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,4})?$"
+"""What a decoder takes for money: a JSON string of digits, an optional fraction and exponent.
+
+Nothing else (no sign, blank, ``_``, ``.5`` or ``5.``, and no JSON number): the text must
+mean the same decimal in every language, and a JSON number is a binary float in most.
+"""
+_MONEY_INPUT: Final = re.compile(MONEY_INPUT_PATTERN)
+
+
+def _money_pattern() -> str:
+    """The canonical form: no exponent, no leading or trailing zeros, 1-8 integer digits and
+    0-4 decimals (the limits of ``Field(max_digits=12, decimal_places=4)``), and above 0."""
+    integer = f"[1-9][0-9]{{0,{MONEY_INTEGER_DIGITS - 1}}}"
+    fraction = rf"\.[0-9]{{0,{MONEY_DECIMALS - 1}}}[1-9]"
+    return f"^({integer}({fraction})?|0{fraction})$"
+
+
+MONEY_PATTERN: Final = _money_pattern()
+
+
+def _money_input(value: Any, info: ValidationInfo) -> Any:
+    """From JSON, accept only :data:`MONEY_INPUT_PATTERN` strings (Python callers pass Decimals)."""
+    if info.mode != "json":
+        return value
+    if not isinstance(value, str):
+        raise ValueError('money must be a JSON string such as "389.99"')
+    if _MONEY_INPUT.fullmatch(value) is None:
+        raise ValueError("money must be digits with an optional fraction and exponent")
+    return Decimal(value)
+
+
 def _normalise_money(value: Decimal) -> Decimal:
     return Decimal(format_money(value))
 
 
 Money = Annotated[
     Decimal,
-    Field(gt=0, max_digits=12, decimal_places=4),
+    BeforeValidator(_money_input),
+    Field(gt=0, max_digits=MONEY_INTEGER_DIGITS + MONEY_DECIMALS, decimal_places=MONEY_DECIMALS),
     AfterValidator(_normalise_money),
     PlainSerializer(format_money, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^(0|[1-9][0-9]{0,11})(\.[0-9]{0,3}[1-9])?$",
+            "pattern": MONEY_PATTERN,
             "description": "Positive decimal as a string, canonical form: no exponent, "
-            "no trailing zeros (12.5, 100, 0.99); at most 12 digits and 4 decimals.",
+            "no trailing zeros (12.5, 100, 0.99); at most 8 digits before the point and 4 "
+            "after it, and never more decimals than the currency has (schemas/currencies.json).",
         }
     ),
 ]
-"""A positive amount; 12 significant digits, at most 4 decimals; canonical text ``12.5``."""
+"""A positive amount: at most 8 integer digits and 4 decimals; canonical text ``12.5``."""
 
 
 def _check_key(text: str) -> str:

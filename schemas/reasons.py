@@ -52,7 +52,8 @@ class ReasonCode(StrEnum):
 
 _DESCRIPTIONS: Final = MappingProxyType(
     {
-        ReasonCode.MALFORMED_JSON: "The bytes are not valid UTF-8 JSON.",
+        ReasonCode.MALFORMED_JSON: "The bytes are not valid UTF-8 JSON, or not interoperable "
+        "JSON (I-JSON, RFC 7493): an object with a key twice, a lone surrogate, NaN or Infinity.",
         ReasonCode.SCHEMA_INVALID: "The JSON does not match the message schema "
         "(missing, extra or out-of-range fields).",
         ReasonCode.UNKNOWN_SCHEMA_VERSION: "The schema_version is not one this decoder supports.",

@@ -25,6 +25,7 @@ from intentcast.schemas import (
     verify_model,
 )
 from intentcast.schemas.asyncapi import asyncapi_document
+from intentcast.schemas.canonical import canonical_json, format_float
 from intentcast.schemas.crypto import b64d, b64e
 from intentcast.schemas.fields import format_money
 from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
@@ -69,7 +70,13 @@ def test_every_sample_of_every_version_decodes(path: Path) -> None:
         verify_model(message, key)
 
 
-@pytest.mark.parametrize("case", VECTORS["messages"], ids=lambda c: c["kind"])
+def test_message_vector_names_are_unique() -> None:
+    names = [case["name"] for case in VECTORS["messages"]]
+    assert len(names) == len(set(names))
+    assert set(MESSAGE_MODELS) <= set(names)  # one plain case per kind, named after it
+
+
+@pytest.mark.parametrize("case", VECTORS["messages"], ids=lambda c: c["name"])
 def test_message_vectors_recompute(case: dict[str, Any]) -> None:
     model = MESSAGE_MODELS[case["kind"]]
     message = decode(model, json.dumps(case["input"]))
@@ -86,6 +93,12 @@ def test_message_vectors_recompute(case: dict[str, Any]) -> None:
 
 
 def test_primitive_vectors_recompute() -> None:
+    for case in VECTORS["numbers"]["integer"]:
+        assert str(int(case["input"])) == case["canonical"]
+    for case in VECTORS["numbers"]["float"]:
+        assert format_float(float(case["input"])) == case["canonical"]
+    for case in VECTORS["strings"]:
+        assert canonical_json(json.loads(case["input"])).decode() == case["canonical"]
     for case in VECTORS["timestamps"]:
         assert format_utc(parse_utc(case["input"])) == case["canonical"]
     for case in VECTORS["money"]:

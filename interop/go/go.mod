@@ -1,0 +1,3 @@
+module intentcast.example/interop
+
+go 1.21
