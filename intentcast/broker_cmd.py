@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import logging
 import tempfile
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 import typer
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
@@ -15,9 +21,10 @@ from rich.table import Table
 from intentcast.broker.audit import find_agreement, verify_log
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
-from intentcast.console import console, err_console, fail
+from intentcast.console import console, err_console
 from intentcast.doctor import TopicProblem, quiet_kafka_client, topic_problems
 
+T = TypeVar("T")
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
 topics_app = typer.Typer(help="Create the topic layout.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify the agreement log and print receipts.", no_args_is_help=True)
@@ -39,11 +46,44 @@ def settings_for(bootstrap: str | None) -> BrokerSettings:
 CONNECT_TIMEOUT_S = 15.0
 
 
-def cannot_start(sentence: str) -> typer.Exit:
-    """One unwrapped line on stderr, then exit 1: a worker that cannot start should say what to
-    do, not leave a faust traceback in a JSON log line (and a supervisor sees the status)."""
+def one_line_error(sentence: str) -> typer.Exit:
+    """One unwrapped line on stderr, then exit 1: a command that cannot work should say what to
+    do, not leave a traceback (faust's in a JSON log line); a supervisor sees the status."""
     err_console.print(f"[bold red]error:[/] {escape(sentence)}", soft_wrap=True, highlight=False)
     return typer.Exit(1)
+
+
+def no_kafka(where: str, exc: BaseException) -> typer.Exit:
+    return one_line_error(
+        f"no Kafka answers at {where} ({type(exc).__name__}): start one with "
+        "`intentcast kafka start`, or point --bootstrap / INTENTCAST_BOOTSTRAP at a broker"
+    )
+
+
+def talk_to_kafka(settings: BrokerSettings, work: Coroutine[Any, Any, T]) -> T:
+    """Run one conversation with Kafka; when it does not answer, one line and exit 1, where
+    aiokafka would print its error log, a traceback and a warning about the unclosed client."""
+    with quiet_kafka_client(), _quiet("asyncio"):
+        try:
+            return asyncio.run(work)
+        except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
+            failure = no_kafka(settings.bootstrap, exc)
+        except KafkaError as exc:  # it answered, and refused (not authorised, a bad config...)
+            failure = one_line_error(
+                f"Kafka at {settings.bootstrap} refused: {type(exc).__name__}: {exc}"
+            )
+        gc.collect()  # the failed client's "Unclosed" warning is logged here, while quiet
+    raise failure
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    before, logger.level = logger.level, logging.CRITICAL
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def prepare_datadir(settings: BrokerSettings) -> Path:
@@ -54,7 +94,7 @@ def prepare_datadir(settings: BrokerSettings) -> Path:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise cannot_start(
+        raise one_line_error(
             f"the processors cannot write their data folder {folder} "
             f"({exc.strerror or type(exc).__name__}): set INTENTCAST_DATADIR to a writable folder"
         ) from None
@@ -89,24 +129,21 @@ def check_kafka(settings: BrokerSettings) -> None:
         with quiet_kafka_client():
             problems = asyncio.run(asyncio.wait_for(_layout_problems(settings), CONNECT_TIMEOUT_S))
     except TimeoutError:
-        raise cannot_start(
+        raise one_line_error(
             f"Kafka at {where} did not answer within {CONNECT_TIMEOUT_S:.0f} s: check it with "
             "`intentcast kafka status`, or point --bootstrap / INTENTCAST_BOOTSTRAP at a broker"
         ) from None
     except Exception as exc:
-        raise cannot_start(
-            f"no Kafka answers at {where} ({type(exc).__name__}): start one with "
-            "`intentcast kafka start`, or point --bootstrap / INTENTCAST_BOOTSTRAP at a broker"
-        ) from None
+        raise no_kafka(where, exc) from None
     missing = [p for p in problems if p.found is None]
     if missing:
-        raise cannot_start(
+        raise one_line_error(
             f"topics missing on {where} ({_first_names(missing)}): create them with "
             "`intentcast topics create`"
         )
     if problems:
         first = problems[0]
-        raise cannot_start(
+        raise one_line_error(
             f"topics on {where} have {first.found} partitions where the processors expect "
             f"{first.expected} ({_first_names(problems)}): set INTENTCAST_PARTITIONS to "
             f"{first.found}, or recreate the topics"
@@ -146,13 +183,7 @@ def create(
 ) -> None:
     """Create every missing topic (idempotent; existing topics are left as they are)."""
     settings = settings_for(bootstrap)
-    try:
-        created = asyncio.run(create_all(settings, vendors=vendor, markets=market))
-    except Exception as exc:
-        raise fail(
-            f"could not create topics on {settings.bootstrap}: {exc}\n"
-            "  → is Kafka running? try `intentcast kafka start`"
-        ) from exc
+    created = talk_to_kafka(settings, create_all(settings, vendors=vendor, markets=market))
     if created:
         console.print(f"created {len(created)} topics: " + ", ".join(created))
     else:
@@ -168,10 +199,11 @@ def verify(
     settings = settings_for(bootstrap)
     with Progress(console=console, transient=True, disable=json_out) as progress:
         task = progress.add_task("verifying agreements", total=None)
-        result = asyncio.run(
+        result = talk_to_kafka(
+            settings,
             verify_log(
                 settings, lambda done, total: progress.update(task, completed=done, total=total)
-            )
+            ),
         )
     first = result.first_break
     if json_out:
@@ -210,9 +242,12 @@ def receipt(
     json_out: bool = typer.Option(False, "--json", help="Print the Kantara-style JSON only."),
 ) -> None:
     """Print the consent receipt both sides can keep for one agreement."""
-    agreement = asyncio.run(find_agreement(settings_for(bootstrap), agreement_id))
+    settings = settings_for(bootstrap)
+    agreement = talk_to_kafka(settings, find_agreement(settings, agreement_id))
     if agreement is None:
-        raise fail(f"no agreement {agreement_id!r} in the log")
+        raise one_line_error(
+            f"no agreement {agreement_id!r} in the log: `intentcast audit verify` counts them"
+        )
     rec = agreement.receipt()
     if json_out:
         console.print_json(orjson.dumps(rec.to_kantara()).decode())

@@ -190,6 +190,7 @@ def test_the_readme_using_it_block_runs_from_a_fresh_folder(terminals: Terminals
         if path == ("audit", "receipt"):
             assert agreement_id[:16] in done.stdout and "acme-bikes" in done.stdout, done.stdout
     assert agreement_id, "the block has no `intent publish` that reached an agreement"
+    assert list(t.cwd.iterdir()) == [], "a command wrote to the working directory"
     statuses = t.stop_all()
     assert all(status == 0 for status in statuses.values()), statuses
     print(f"fresh folder to first agreement: {first_agreement_s:.1f} s")

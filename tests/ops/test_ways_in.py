@@ -205,6 +205,19 @@ def test_broker_run_against_a_closed_port_says_so_in_one_line(tmp_path: Path) ->
     assert took < 30, f"took {took:.0f} s"
 
 
+@pytest.mark.parametrize(
+    "args", [["topics", "create"], ["audit", "verify"], ["audit", "receipt", "0123abcd"]]
+)
+def test_the_other_kafka_commands_against_a_closed_port_say_so_in_one_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    env = user_env(tmp_path, INTENTCAST_BOOTSTRAP=closed)
+    status, _, stderr = run_cli(args, env, tmp_path, 40)
+    assert status != 0
+    assert closed in one_error_line(stderr)
+
+
 def test_broker_run_with_an_unwritable_data_folder_says_so_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     env = user_env(tmp_path, INTENTCAST_DATADIR=str(tmp_path / "a-file" / "processors"))
