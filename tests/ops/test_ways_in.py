@@ -238,3 +238,14 @@ def test_broker_run_with_topics_missing_says_so_in_one_line(
     assert status != 0
     line = one_error_line(stderr)
     assert f"intentcast.market.{market}" in line and "intentcast topics create" in line
+
+
+def test_an_error_stays_one_line_when_stderr_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Supervisors and log shippers read stderr line by line: a wrapped error splits apart."""
+    from intentcast.console import fail
+
+    exit_ = fail("Kafka did not answer at 127.0.0.1:1; start it with `intentcast kafka start` " * 3)
+    assert exit_.exit_code == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
