@@ -213,6 +213,33 @@ export function sign(message, key) {
 
 const sha256 = (bytes) => crypto.createHash("sha256").update(bytes).digest("hex");
 
+// ---- Kafka's default partitioner (murmur2), which every Intentcast producer must use ------
+// Records are keyed by the id's UTF-8 text; kafkajs 2's default partitioner is this one, but
+// librdkafka's (node-rdkafka, confluent-kafka-javascript) is CRC32 unless told murmur2_random.
+export function murmur2(bytes) {
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ bytes.length) >>> 0;
+  const whole = bytes.length - (bytes.length % 4);
+  for (let i = 0; i < whole; i += 4) {
+    let k = bytes.readUInt32LE(i);
+    k = Math.imul(k, m) >>> 0;
+    k = (k ^ (k >>> 24)) >>> 0;
+    k = Math.imul(k, m) >>> 0;
+    h = (Math.imul(h, m) ^ k) >>> 0;
+  }
+  const tail = bytes.length % 4;
+  if (tail === 3) h = (h ^ (bytes[whole + 2] << 16)) >>> 0;
+  if (tail >= 2) h = (h ^ (bytes[whole + 1] << 8)) >>> 0;
+  if (tail >= 1) h = Math.imul((h ^ bytes[whole]) >>> 0, m) >>> 0;
+  h = (h ^ (h >>> 13)) >>> 0;
+  h = Math.imul(h, m) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  return h | 0; // signed, as Java's Utils.murmur2 returns it
+}
+
+export const partitionOf = (key, partitions) =>
+  (murmur2(Buffer.from(key, "utf8")) & 0x7fffffff) % partitions;
+
 // ---- checking ourselves against the published test vectors --------------------------------
 function checkVectors(path) {
   const v = parseJson(fs.readFileSync(path)); // not JSON.parse: some integers exceed 2**53
@@ -254,6 +281,17 @@ function checkVectors(path) {
   for (const [id, t] of Object.entries(v.terms)) {
     expect(`term ${id} sha256`, sha256(Buffer.from(t.canonical, "utf8")), t.sha256);
   }
+  const p = v.partitioning;
+  for (const c of p.cases) {
+    const key = Buffer.from(c.key, "utf8");
+    expect(`key ${c.key} bytes`, key.toString("hex"), c.key_hex);
+    expect(`key ${c.key} murmur2`, String(murmur2(key)), c.murmur2.text);
+    expect(`key ${c.key} partition`, String(partitionOf(c.key, Number(p.partitions.text))),
+      c.partition.text);
+  }
+  const r = v.receipt; // the principal hashes the key's base64url text, not its 32 bytes
+  expect("receipt principal", `intent:${sha256(Buffer.from(r.signing_key, "ascii")).slice(0, 16)}`,
+    r.pii_principal_id);
   return { ok: failures.length === 0, checked, failures };
 }
 

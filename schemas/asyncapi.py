@@ -8,6 +8,7 @@ from typing import Any, Final
 from pydantic.json_schema import models_json_schema
 
 from intentcast.schemas.base import WireModel
+from intentcast.schemas.json_schema import CanonicalJsonSchema
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
 
@@ -16,11 +17,12 @@ __all__ = ["asyncapi_document"]
 _REF: Final = "#/components/schemas/{model}"
 _KAFKA_BINDING: Final = "0.5.0"
 _PRINCIPAL_TITLE: Final = {
-    "customer": "Customer agent",
-    "processor": "Broker processors",
-    "vendor:{vendor_id}": "Vendor agent",
-    "vendor:*": "Every vendor agent",
-    "monitor": "Monitor and auditors",
+    "customer": "Customer agent (principal customer)",
+    "processors": "Broker processors (principal processors)",
+    "vendor-{vendor_id}": "Vendor agent (principal vendor-{vendor_id})",
+    "vendor-*": "Every vendor agent (principal vendor-{vendor_id})",
+    "monitor": "Monitor (principal monitor)",
+    "admin": "Operator (principal admin)",
 }
 _PARAMETERS: Final = {
     "market": "Market slug, e.g. `baby-gear` (lower-case letters, digits, hyphens).",
@@ -36,7 +38,17 @@ def _channel_id(spec: TopicSpec) -> str:
 
 
 def _principal_id(principal: str) -> str:
-    return principal.split(":")[0]
+    """``vendor-{vendor_id}`` and ``vendor-*`` -> ``vendor``; the others are their own id."""
+    return principal.split("-")[0]
+
+
+def _key_description(spec: TopicSpec) -> str:
+    if spec.partitioned_by_intent:
+        return (
+            f"{spec.key}: the UTF-8 bytes of its 32 hex characters. Partition = Kafka's "
+            "default partitioner, (murmur2(key) & 0x7fffffff) % partitions."
+        )
+    return f"{spec.key} (UTF-8); the topic has one partition."
 
 
 def _channel(spec: TopicSpec, partitions: int) -> dict[str, Any]:
@@ -53,7 +65,7 @@ def _channel(spec: TopicSpec, partitions: int) -> dict[str, Any]:
         },
         "bindings": {
             "kafka": {
-                "partitions": partitions,
+                "partitions": spec.partition_count(partitions),
                 "replicas": 1,
                 "topicConfiguration": topic_config,
                 "bindingVersion": _KAFKA_BINDING,
@@ -71,7 +83,7 @@ def _message_id(model: type[WireModel]) -> str:
     return name[0].lower() + name[1:]
 
 
-def _message(model: type[WireModel], key: str) -> dict[str, Any]:
+def _message(model: type[WireModel], spec: TopicSpec) -> dict[str, Any]:
     doc = (model.__doc__ or model.__name__).strip()
     return {
         "name": model.__name__,
@@ -81,7 +93,7 @@ def _message(model: type[WireModel], key: str) -> dict[str, Any]:
         "payload": {"$ref": _REF.format(model=model.__name__)},
         "bindings": {
             "kafka": {
-                "key": {"type": "string", "description": key},
+                "key": {"type": "string", "description": _key_description(spec)},
                 "bindingVersion": _KAFKA_BINDING,
             }
         },
@@ -89,17 +101,23 @@ def _message(model: type[WireModel], key: str) -> dict[str, Any]:
 
 
 def asyncapi_document(partitions: int = 6) -> dict[str, Any]:
-    """A complete AsyncAPI 3.0.0 document for the Intentcast topic layout."""
+    """A complete AsyncAPI 3.0.0 document for the Intentcast topic layout.
+
+    ``partitions`` is INTENTCAST_PARTITIONS (6 by default): the count of every intent-keyed
+    topic; the others have one partition (:meth:`TopicSpec.partition_count`).
+    """
     specs = (*CORE_TOPICS, *TEMPLATE_TOPICS)
     models = sorted({spec.value for spec in specs}, key=lambda m: m.__name__)
-    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in models], ref_template=_REF, schema_generator=CanonicalJsonSchema
+    )
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for spec in specs:
         cid = _channel_id(spec)
         channels[cid] = _channel(spec, partitions)
-        messages.setdefault(spec.value.__name__, _message(spec.value, spec.key))
+        messages.setdefault(spec.value.__name__, _message(spec.value, spec))
         msg_ref = {"$ref": f"#/channels/{cid}/messages/{_message_id(spec.value)}"}
         for action, principals in (("send", spec.producers), ("receive", spec.consumers)):
             for principal in principals:

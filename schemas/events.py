@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 
 from intentcast.schemas.base import Message
 from intentcast.schemas.crypto import b64e
-from intentcast.schemas.fields import Hex64, MessageId, Slug, Text
+from intentcast.schemas.fields import B64URL_PATTERN, Hex64, MessageId, Slug, Text
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.timeutil import UtcDateTime, utcnow
 
@@ -28,7 +28,7 @@ DEAD_LETTER_PAYLOAD_BYTES: Final = 4096
 DEAD_LETTER_KEY_BYTES: Final = 1024
 _INT64_MAX: Final = 2**63 - 1
 
-_B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$")]
+_B64 = Annotated[str, StringConstraints(pattern=f"^{B64URL_PATTERN}$")]
 _TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 _MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.:{}=,-]{1,128}$")]
 _Finite = Annotated[float, Field(allow_inf_nan=False)]

@@ -11,6 +11,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    JsonValue,
     PlainSerializer,
     StringConstraints,
     ValidationInfo,
@@ -22,6 +23,7 @@ from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.iso import COUNTRIES, CURRENCIES, minor_units
 
 __all__ = [
+    "B64URL_PATTERN",
     "CountryCode",
     "Currency",
     "Hex64",
@@ -33,6 +35,8 @@ __all__ = [
     "Text",
     "check_precision",
     "format_money",
+    "minor_unit_rules",
+    "money_pattern",
     "new_id",
 ]
 
@@ -113,15 +117,31 @@ mean the same decimal in every language, and a JSON number is a binary float in 
 _MONEY_INPUT: Final = re.compile(MONEY_INPUT_PATTERN)
 
 
-def _money_pattern() -> str:
-    """The canonical form: no exponent, no leading or trailing zeros, 1-8 integer digits and
-    0-4 decimals (the limits of ``Field(max_digits=12, decimal_places=4)``), and above 0."""
+def money_pattern(decimals: int = MONEY_DECIMALS) -> str:
+    """The canonical form with at most ``decimals``: no exponent, no leading or trailing zeros,
+    1-8 integer digits (the limits of ``Field(max_digits=12, decimal_places=4)``), above 0."""
     integer = f"[1-9][0-9]{{0,{MONEY_INTEGER_DIGITS - 1}}}"
-    fraction = rf"\.[0-9]{{0,{MONEY_DECIMALS - 1}}}[1-9]"
+    if decimals == 0:
+        return f"^{integer}$"
+    fraction = rf"\.[0-9]{{0,{decimals - 1}}}[1-9]"
     return f"^({integer}({fraction})?|0{fraction})$"
 
 
-MONEY_PATTERN: Final = _money_pattern()
+MONEY_PATTERN: Final = money_pattern()
+
+
+def minor_unit_rules(field: str) -> list[JsonValue]:
+    """JSON Schema ``allOf`` rules: ``field`` has no more decimals than its ``currency``."""
+    by_units: dict[int, list[JsonValue]] = {}
+    for code in sorted(CURRENCIES):
+        by_units.setdefault(minor_units(code), []).append(code)
+    return [
+        {
+            "if": {"properties": {"currency": {"enum": codes}}, "required": ["currency"]},
+            "then": {"properties": {field: {"pattern": money_pattern(units)}}},
+        }
+        for units, codes in sorted(by_units.items())
+    ]
 
 
 def _money_input(value: Any, info: ValidationInfo) -> Any:
@@ -166,10 +186,17 @@ def _check_key(text: str) -> str:
     return text
 
 
+B64URL_PATTERN: Final = (
+    r"([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?"
+)
+"""Canonical unpadded base64url of any length: the unused low bits of the last character are 0
+(4 of them after 2 characters of a group, 2 after 3), and a group never ends after 1."""
+
 PublicKey = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$", max_length=43),
-    AfterValidator(_check_key),
+    AfterValidator(_check_key),  # says "non-canonical base64url" when the last bits are set
+    Field(json_schema_extra={"pattern": r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"}),
 ]
 """A 32-byte Ed25519 or X25519 public key in unpadded base64url (43 characters)."""
 
@@ -182,5 +209,6 @@ Signature = Annotated[
     str,
     StringConstraints(pattern=r"^([A-Za-z0-9_-]{86})?$", max_length=100),
     AfterValidator(_check_signature),
+    Field(json_schema_extra={"pattern": r"^([A-Za-z0-9_-]{85}[AQgw])?$"}),
 ]
 """A 64-byte Ed25519 signature in unpadded base64url (86 characters), or "" when unsigned."""

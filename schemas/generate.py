@@ -25,6 +25,7 @@ from intentcast.schemas.asyncapi import asyncapi_document
 from intentcast.schemas.canonical import encode
 from intentcast.schemas.defaults import field_defaults
 from intentcast.schemas.iso import CURRENCIES, minor_units
+from intentcast.schemas.json_schema import CanonicalJsonSchema
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.negative import build_negative_vectors
 from intentcast.schemas.reasons import ReasonCode
@@ -78,13 +79,14 @@ def _retention(spec: TopicSpec) -> str:
 def topics_markdown() -> str:
     """The topic table of docs/protocol.md, from the same TopicSpecs the broker creates."""
     rows = [
-        "| Topic | Value | Key | Retention | Producers | Consumers |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Topic | Value | Key | Partitions | Retention | Producers | Consumers |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in (*CORE_TOPICS, *TEMPLATE_TOPICS):
+        partitions = "N" if spec.partitioned_by_intent else "1"
         rows.append(
-            f"| `{spec.name}` | `{spec.value.__name__}` | {spec.key} | {_retention(spec)} "
-            f"| {', '.join(spec.producers)} | {', '.join(spec.consumers)} |"
+            f"| `{spec.name}` | `{spec.value.__name__}` | {spec.key} | {partitions} "
+            f"| {_retention(spec)} | {', '.join(spec.producers)} | {', '.join(spec.consumers)} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -149,8 +151,8 @@ def currencies_json() -> dict[str, Any]:
 
 def _json_schema(name: str) -> dict[str, Any]:
     model = MESSAGE_MODELS[name]
-    schema = {"$schema": _JSON_SCHEMA_DIALECT, **model.model_json_schema()}
-    return schema
+    generated = model.model_json_schema(schema_generator=CanonicalJsonSchema)
+    return {"$schema": _JSON_SCHEMA_DIALECT, **generated}
 
 
 def generated_files() -> dict[Path, bytes]:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from intentcast.schemas.base import SignedModel, WireModel
 from intentcast.schemas.crypto import verify_model
@@ -20,6 +20,7 @@ from intentcast.schemas.fields import (
     Slug,
     Text,
     check_precision,
+    minor_unit_rules,
 )
 from intentcast.schemas.terms import TermRefs
 from intentcast.schemas.timeutil import UtcDateTime
@@ -67,6 +68,8 @@ class Intent(SignedModel):
     intent is signed by its own ``signing_key`` so no one can alter it in transit; offers
     come back sealed to ``sealing_key`` so only the customer can read them.
     """
+
+    model_config = ConfigDict(json_schema_extra={"allOf": minor_unit_rules("max_price")})
 
     kind: Literal["intent"] = "intent"
     intent_id: MessageId

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import SealingKey, seal, verify_model
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.fields import (
+    B64URL_PATTERN,
     Currency,
     Hex64,
     MessageId,
@@ -19,6 +20,7 @@ from intentcast.schemas.fields import (
     Slug,
     Text,
     check_precision,
+    minor_unit_rules,
 )
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.terms import AcceptedTermRefs, TermRefs
@@ -64,6 +66,8 @@ class VendorProfile(SignedModel):
 class Offer(SignedModel):
     """A vendor's answer to one intent; must accept exactly the terms the customer proffered."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": minor_unit_rules("price")})
+
     kind: Literal["offer"] = "offer"
     offer_id: MessageId
     intent_id: MessageId
@@ -93,7 +97,8 @@ class DeliveredOffer(Message):
     kind: Literal["delivered_offer"] = "delivered_offer"
     intent_id: MessageId
     sealed: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", max_length=MAX_SEALED_CHARS)
+        str,
+        StringConstraints(pattern=f"^{B64URL_PATTERN}$", min_length=1, max_length=MAX_SEALED_CHARS),
     ]
 
 

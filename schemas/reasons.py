@@ -72,7 +72,9 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.CURRENCY_MISMATCH: "The offer's currency differs from the intent's currency.",
         ReasonCode.PRICE_OVER_MAX: "The offer's price is above the intent's max_price.",
         ReasonCode.OFFER_EXPIRED: "The offer's valid_until has passed.",
-        ReasonCode.DUPLICATE_OFFER: "This vendor already made an offer for this intent.",
+        ReasonCode.DUPLICATE_OFFER: "An offer with this offer_id was already delivered for "
+        "this intent, with other content (an exact resend is ignored, not refused). A vendor "
+        "may make several offers per intent, each with its own offer_id.",
         ReasonCode.OFFER_NOT_DELIVERED: "The accepted offer was never delivered to the customer.",
         ReasonCode.OFFER_HASH_MISMATCH: "The acceptance's offer_hash does not match "
         "the delivered offer.",
@@ -80,7 +82,8 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.DUPLICATE_MESSAGE: "A message with this id was already processed.",
         ReasonCode.PII_DETECTED: "The message seems to contain personal data "
         "(e-mail, phone, street address).",
-        ReasonCode.TOO_MANY_OFFERS: "The intent has reached its limit of delivered offers.",
+        ReasonCode.TOO_MANY_OFFERS: "This vendor already had as many offers delivered for this "
+        "intent as the processors allow (INTENTCAST_MAX_OFFERS_PER_VENDOR, 3 by default).",
         ReasonCode.MARKET_UNKNOWN: "The market named in the intent does not exist.",
         ReasonCode.INTERNAL_ERROR: "The broker failed unexpectedly; the message may be retried.",
         ReasonCode.DESTINATION_UNAVAILABLE: "An output for one vendor could not be written: "

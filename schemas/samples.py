@@ -26,10 +26,14 @@ from intentcast.schemas.events import (
 )
 from intentcast.schemas.intent import Cancel, Intent, Place, Want
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
+from intentcast.schemas.partitioning import key_partition, record_key
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.terms import refs_for
 
 __all__ = [
+    "SAMPLE_INTENT_ID",
+    "SAMPLE_PARTITION",
+    "SAMPLE_PARTITIONS",
     "SAMPLE_TIME",
     "SampleKeys",
     "deterministic_seal",
@@ -42,6 +46,12 @@ M = TypeVar("M", bound=Message)
 
 SAMPLE_TIME: Final = datetime(2026, 11, 29, 4, 0, 0, 123000, tzinfo=UTC)
 """The fixed clock of every sample and vector."""
+
+SAMPLE_INTENT_ID: Final = "5f0c6a1e9b2d4c7f8a3e1d2c4b6a8f90"
+SAMPLE_PARTITIONS: Final = 6
+"""The samples' cluster has the default INTENTCAST_PARTITIONS on every intent-keyed topic."""
+SAMPLE_PARTITION: Final = key_partition(record_key(SAMPLE_INTENT_ID), SAMPLE_PARTITIONS)
+"""Where the sample intent's records live (4): every sample that names a partition says this."""
 
 
 def _seed(label: str) -> bytes:
@@ -104,7 +114,7 @@ def _sample_messages() -> dict[str, Message]:
     terms = refs_for(["P2B1", "SD-BASE"])
     intent = sign_model(
         Intent(
-            intent_id="5f0c6a1e9b2d4c7f8a3e1d2c4b6a8f90",
+            intent_id=SAMPLE_INTENT_ID,
             market="baby-gear",
             want=Want(
                 item="double stroller for twins",
@@ -165,7 +175,7 @@ def _sample_messages() -> dict[str, Message]:
         keys.intent_signing,
     )
     agreement = Agreement.build(
-        partition=0,
+        partition=SAMPLE_PARTITION,  # the acceptance's partition of intentcast.acceptances
         seq=0,
         prev_hash=GENESIS_HASH,
         intent=intent,
@@ -200,10 +210,10 @@ def _sample_messages() -> dict[str, Message]:
         ),
         DeadLetter.from_record(
             topic="intentcast.offers.submitted",
-            partition=3,
+            partition=SAMPLE_PARTITION,  # keyed by the intent id, like every offer
             offset=1207,
             value=b'{"kind":"offer","price":',
-            key=intent.intent_id.encode(),
+            key=record_key(intent.intent_id),
             reason=ReasonCode.MALFORMED_JSON,
             detail="not valid JSON",
             received_at=t0 + timedelta(minutes=1),

@@ -70,7 +70,9 @@ class TopicSpec:
 
     ``retention_ms=None`` means keep forever; ``partitioned_by_intent`` means the record key
     is the intent_id, so every message about one intent lands on one partition, in order.
-    Principals are ``customer``, ``processor``, ``vendor:{vendor_id}`` and ``monitor``.
+    Principals are the SCRAM users of docs/security.md: ``customer``, ``processors``,
+    ``vendor-{vendor_id}`` (``vendor-*``: every vendor), ``monitor`` and ``admin`` (the
+    operator); producers and consumers are what their ACLs allow (a test compares them).
     """
 
     name: str
@@ -87,6 +89,15 @@ class TopicSpec:
     def is_template(self) -> bool:
         """Whether ``name`` still has a ``{placeholder}`` to fill."""
         return "{" in self.name
+
+    def partition_count(self, partitions: int) -> int:
+        """Partitions of this topic on a cluster whose intent-keyed topics have ``partitions``.
+
+        Every intent-keyed topic has the same count (INTENTCAST_PARTITIONS), so an intent, its
+        offers, acceptance and cancel meet on one partition number; the others have one, so
+        the registry and each profile topic are read in one order.
+        """
+        return partitions if self.partitioned_by_intent else 1
 
 
 def _slug(value: str, what: str) -> str:
@@ -130,89 +141,93 @@ def vendor_id_of_profile_topic(topic: str) -> str | None:
     return match.group(1)
 
 
-_VENDOR = "vendor:{vendor_id}"
+_VENDOR = "vendor-{vendor_id}"
+_PROCESSORS = "processors"
 
 CORE_TOPICS: Final = (
     TopicSpec(
         INTENTS_SUBMITTED, Intent, "intent_id",
         "Signed intents as customers submit them, before validation.",
-        producers=("customer",), consumers=("processor",),
+        producers=("customer",), consumers=(_PROCESSORS,),
     ),
     TopicSpec(
         OFFERS_SUBMITTED, Offer, "intent_id",
         "Signed offers as vendors submit them, keyed by intent so they meet their intent.",
-        producers=(_VENDOR,), consumers=("processor",),
+        producers=("vendor-*",), consumers=(_PROCESSORS,),
     ),
     TopicSpec(
         OFFERS_DELIVERED, DeliveredOffer, "intent_id",
         "Valid offers sealed to the intent's X25519 key; only its customer can open them.",
-        producers=("processor",), consumers=("customer",),
+        producers=(_PROCESSORS,), consumers=("customer",),
     ),
     TopicSpec(
         ACCEPTANCES, Acceptance, "intent_id",
         "The customer's signed acceptance of one delivered offer.",
-        producers=("customer",), consumers=("processor",),
+        producers=("customer",), consumers=(_PROCESSORS,),
     ),
     TopicSpec(
         CANCELS, Cancel, "intent_id",
         "The customer's signed withdrawal of an open intent.",
-        producers=("customer",), consumers=("processor",),
+        producers=("customer",), consumers=(_PROCESSORS,),
     ),
     TopicSpec(
         AGREEMENTS, Agreement, "intent_id",
-        "The audit log: per partition, each agreement hash-chained to the previous one.",
+        "The audit log: per partition, each agreement hash-chained to the previous one. "
+        "A vendor reads its own copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=("processor",), consumers=("customer", _VENDOR, "monitor"),
+        producers=(_PROCESSORS,), consumers=("customer",),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",
         "Vendor profiles the processors accepted from the vendors' own profile topics "
         "(first key per vendor id, for good); latest per vendor is kept.",
         compacted=True, retention_ms=None, partitioned_by_intent=False,
-        producers=("processor",), consumers=("processor", "vendor:*", "customer", "monitor"),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "vendor-*", "customer", "monitor"),
     ),
     TopicSpec(
         INTENT_STATUS, IntentStatus, "intent_id",
         "What happened to each intent (accepted, rejected and why, agreed, expired...).",
-        producers=("processor",), consumers=("customer", "monitor"),
+        producers=(_PROCESSORS,), consumers=("customer", "monitor"),
     ),
     TopicSpec(
         DEAD_LETTERS, DeadLetter, "source record key (or none)",
-        "Records that could not be processed, with the reason code and a payload prefix.",
+        "Records that could not be processed, with the reason code and a payload prefix. "
+        "Only the operator reads them (vendors learn of their own refusals by feedback).",
         partitioned_by_intent=False,
-        producers=("processor",), consumers=("monitor",),
+        producers=(_PROCESSORS,), consumers=("admin",),
     ),
     TopicSpec(
         METRICS, MetricsSnapshot, "source",
         "Periodic counters, gauges and latency percentiles of every process.",
         retention_ms=DAY_MS, partitioned_by_intent=False,
-        producers=("processor",), consumers=("monitor",),
+        producers=(_PROCESSORS,), consumers=("monitor",),
     ),
 )  # fmt: skip
 """Topics that exist once per cluster."""
 
 MARKET_TOPIC: Final = TopicSpec(
     MARKET_TOPIC_PREFIX + "{market}", Intent, "intent_id",
-    "Validated intents of one market, for the vendors who serve it.",
-    producers=("processor",), consumers=(_VENDOR,),
+    "Validated intents of one market, byte for byte as their customers sent them; every "
+    "vendor may read every market.",
+    producers=(_PROCESSORS,), consumers=("vendor-*",),
 )  # fmt: skip
 VENDOR_FEEDBACK_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.feedback", OfferFeedback, "intent_id",
     "One vendor's private feedback: each offer delivered, or refused with a reason code.",
-    producers=("processor",), consumers=(_VENDOR,),
+    producers=(_PROCESSORS,), consumers=(_VENDOR,),
 )  # fmt: skip
 VENDOR_AGREEMENTS_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.agreements", Agreement, "intent_id",
     "One vendor's copy of the agreements it is party to.",
     retention_ms=None,
-    producers=("processor",), consumers=(_VENDOR,),
+    producers=(_PROCESSORS,), consumers=(_VENDOR,),
 )  # fmt: skip
 VENDOR_PROFILE_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.profile", VendorProfile, "vendor_id",
     "One vendor's self-signed profile (key, markets, accepted terms); only that vendor's "
     "principal may write here, so the topic binds the vendor id. Latest is kept.",
     compacted=True, retention_ms=None, partitioned_by_intent=False,
-    producers=(_VENDOR,), consumers=("processor",),
+    producers=(_VENDOR,), consumers=(_PROCESSORS, _VENDOR),
 )  # fmt: skip
 TEMPLATE_TOPICS: Final = (
     MARKET_TOPIC, VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC,

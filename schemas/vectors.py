@@ -30,8 +30,10 @@ from intentcast.schemas.events import DeadLetter, MetricsSnapshot
 from intentcast.schemas.fields import format_money
 from intentcast.schemas.intent import Intent, Want
 from intentcast.schemas.models import MESSAGE_MODELS
-from intentcast.schemas.offer import Offer
+from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
 from intentcast.schemas.samples import (
+    SAMPLE_PARTITIONS,
     SAMPLE_TIME,
     deterministic_seal,
     sample,
@@ -216,6 +218,45 @@ def _trap_cases() -> list[dict[str, Any]]:
     ]
 
 
+def _partitions() -> dict[str, Any]:
+    """Record key -> murmur2 -> partition, for the sample ids and Kafka's own test keys."""
+    ids = [sample(Intent).intent_id, "6f0c6a1e9b2d4c7f8a3e1d2c4b6a8f91", "0" * 32, "f" * 32]
+    keys = [*ids, sample(VendorProfile).vendor_id, *KAFKA_TEST_KEYS, ""]
+    return {
+        "description": "Records are keyed by the UTF-8 bytes of the id's text (an intent's "
+        "32 hex characters; a vendor id for profiles). Kafka's default partitioner: "
+        "partition = (murmur2(key) & 0x7fffffff) % partitions, murmur2 as Kafka's "
+        "Utils.murmur2 (seed 0x9747b28c), shown here as a signed 32-bit integer.",
+        "partitions": SAMPLE_PARTITIONS,
+        "cases": [
+            {
+                "key": key,
+                "key_hex": record_key(key).hex(),
+                "murmur2": murmur2(record_key(key)),
+                "partition": key_partition(record_key(key), SAMPLE_PARTITIONS),
+            }
+            for key in keys
+        ],
+    }
+
+
+def _receipt(agreement: Agreement) -> dict[str, Any]:
+    """How a consent receipt is derived from its agreement (schemas.agreement.receipt)."""
+    receipt = agreement.receipt()
+    signing_key = agreement.intent.signing_key
+    return {
+        "description": "pii_principal_id = 'intent:' + the first 16 hex digits of SHA-256 over "
+        "the intent's signing_key as its 43 ASCII base64url characters (not the 32 key "
+        "bytes). The other fields come from the agreement (docs/protocol.md, 'Consent "
+        "receipts'); `kantara` is the receipt in Kantara's own camelCase form.",
+        "signing_key": signing_key,
+        "sha256_of_signing_key_text": sha256_hex(signing_key.encode("ascii")),
+        "pii_principal_id": receipt.pii_principal_id,
+        "consent_receipt_id": receipt.consent_receipt_id,
+        "kantara": receipt.to_kantara(),
+    }
+
+
 def build_vectors() -> dict[str, Any]:
     """Every vector, rebuilt from code; ``generate`` writes it and a test compares the file."""
     keys = sample_keys()
@@ -266,6 +307,8 @@ def build_vectors() -> dict[str, Any]:
         "defaults": {kind: field_defaults(model) for kind, model in MESSAGE_MODELS.items()},
         "messages": [_case(message, signer.get(kind)) for kind, message in messages.items()]
         + _trap_cases(),
+        "partitioning": _partitions(),
+        "receipt": _receipt(sample(Agreement)),
         "sealed_box": {
             "description": "crypto_box_seal of the sample offer's canonical bytes to the intent "
             "sealing key, with a fixed ephemeral key so the bytes are reproducible. A decoder "

@@ -409,8 +409,54 @@ func checkVectors(path string) report {
 		sum := sha256.Sum256(canonical)
 		r.expect(name+" sha256", hex.EncodeToString(sum[:]), c["sha256"].(string))
 	}
+	part := v["partitioning"].(map[string]any)
+	partitions := must(part["partitions"].(json.Number).Int64())
+	for _, item := range part["cases"].([]any) {
+		c := item.(map[string]any)
+		key := []byte(c["key"].(string)) // the id's UTF-8 text is the record key
+		r.expect("key bytes "+c["key"].(string), hex.EncodeToString(key), c["key_hex"].(string))
+		r.expect("murmur2 "+c["key"].(string), strconv.Itoa(int(Murmur2(key))),
+			c["murmur2"].(json.Number).String())
+		got := strconv.Itoa(int(Murmur2(key)&0x7fffffff) % int(partitions))
+		r.expect("partition "+c["key"].(string), got, c["partition"].(json.Number).String())
+	}
+	receipt := v["receipt"].(map[string]any)
+	sum := sha256.Sum256([]byte(receipt["signing_key"].(string))) // the text, not the key bytes
+	r.expect("receipt principal", "intent:"+hex.EncodeToString(sum[:])[:16],
+		receipt["pii_principal_id"].(string))
 	r.OK = len(r.Failures) == 0
 	return r
+}
+
+// Murmur2 is Kafka's Utils.murmur2 (the Java client's default partitioner). Sarama's default
+// HashPartitioner is FNV-1a and librdkafka's is CRC32: neither puts an offer on its intent's
+// partition.
+func Murmur2(data []byte) int32 {
+	const m = 0x5bd1e995
+	h := uint32(0x9747b28c) ^ uint32(len(data))
+	whole := len(data) - len(data)%4
+	for i := 0; i < whole; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> 24
+		k *= m
+		h = h*m ^ k
+	}
+	switch len(data) % 4 {
+	case 3:
+		h ^= uint32(data[whole+2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(data[whole+1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(data[whole])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return int32(h)
 }
 
 // checkNegative: every case the parser alone must refuse (malformed_json, message_too_large).

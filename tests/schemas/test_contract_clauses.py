@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import statistics
 import struct
@@ -18,8 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from intentcast.broker.principals import Kind, Op, Pattern, Principal, Resource
 from intentcast.schemas import (
     MESSAGE_MODELS,
+    Agreement,
     DeadLetter,
     Intent,
     MetricsSnapshot,
@@ -28,15 +31,31 @@ from intentcast.schemas import (
     SchemaError,
     decode,
     encode,
+    resolve_terms,
+    sha256_hex,
     sign_model,
     signing_bytes,
+    spec_for,
     verify_model,
 )
+from intentcast.schemas.asyncapi import asyncapi_document
 from intentcast.schemas.canonical import canonical_json, format_float
+from intentcast.schemas.crypto import b64d
 from intentcast.schemas.defaults import field_defaults
 from intentcast.schemas.fields import MONEY_INPUT_PATTERN, MONEY_PATTERN
 from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR
-from intentcast.schemas.samples import sample, sample_keys
+from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
+from intentcast.schemas.samples import (
+    SAMPLE_INTENT_ID,
+    SAMPLE_PARTITION,
+    SAMPLE_PARTITIONS,
+    SAMPLE_TIME,
+    sample,
+    sample_keys,
+    sample_messages,
+)
+from intentcast.schemas.terms import RETENTION_TEXT
+from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
 
 VECTORS = json.loads((PACKAGE_DIR / "vectors" / "vectors.json").read_text())
 PROTOCOL = (REPO_DIR / "docs" / "protocol.md").read_text()
@@ -286,3 +305,201 @@ def test_the_money_json_schema_is_the_pattern() -> None:
     schema = json.loads((PACKAGE_DIR / "json" / "Offer.json").read_text())
     assert schema["properties"]["price"]["pattern"] == MONEY_PATTERN
     assert MONEY_PATTERN in PROTOCOL or "8 digits before the point" in PROTOCOL
+
+
+# -- 6. the consent receipt --------------------------------------------------------------------
+
+
+def test_the_receipt_principal_hashes_the_key_text_not_the_key_bytes() -> None:
+    agreement = sample(Agreement)
+    receipt = agreement.receipt()
+    text = agreement.intent.signing_key
+    assert receipt.pii_principal_id == "intent:" + sha256_hex(text.encode("ascii"))[:16]
+    assert receipt.pii_principal_id != "intent:" + sha256_hex(b64d(text))[:16]
+    vector = VECTORS["receipt"]
+    assert vector["pii_principal_id"] == receipt.pii_principal_id
+    assert vector["kantara"] == receipt.to_kantara()
+
+
+def test_every_receipt_field_comes_from_the_agreement_as_the_docs_say() -> None:
+    agreement = sample(Agreement)
+    receipt = agreement.receipt()
+    terms = resolve_terms(agreement.terms)
+    assert receipt.consent_receipt_id == agreement.agreement_id
+    assert receipt.consent_timestamp == agreement.recorded_at
+    assert receipt.jurisdiction == agreement.intent.place.country
+    assert receipt.public_key == agreement.intent.signing_key
+    assert [(c.pii_controller, c.public_key) for c in receipt.pii_controllers] == [
+        (agreement.offer.vendor_id, agreement.vendor_key)
+    ]
+    assert receipt.policy_url == tuple(term.uri for term in terms)
+    (service,) = receipt.services
+    assert service.service == agreement.intent.want.item
+    assert [p.purpose for p in service.purposes] == [f"{t.id}: {t.title}" for t in terms]
+    assert [p.termination for p in service.purposes] == [
+        RETENTION_TEXT[t.clauses.retention] for t in terms
+    ]
+    assert [p.third_party_disclosure for p in service.purposes] == [
+        t.clauses.third_party_sharing for t in terms
+    ]
+    kantara = receipt.to_kantara()
+    assert kantara["consentTimestamp"] == int(agreement.recorded_at.timestamp())  # floor, s
+    assert kantara["policyUrl"] == " ".join(receipt.policy_url)
+    assert "receipt()" in PROTOCOL and "43 base64url characters" in PROTOCOL
+
+
+# -- 7. record keys and partitions -------------------------------------------------------------
+
+
+def test_murmur2_is_kafka_s_own() -> None:
+    from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+
+    from intentcast.broker.outputs import key_partition as broker_partition
+
+    for text, expected in KAFKA_TEST_KEYS.items():
+        assert murmur2(text.encode()) == expected
+    rng = random.Random(7)
+    for n in range(500):
+        key = rng.randbytes(n % 67)
+        assert murmur2(key) & 0xFFFFFFFF == aiokafka_murmur2(key)
+        assert key_partition(key, 6) == broker_partition(key, 6)
+
+
+def test_the_partition_vectors_are_the_partitioner_s() -> None:
+    part = VECTORS["partitioning"]
+    for case in part["cases"]:
+        key = record_key(case["key"])
+        assert key.hex() == case["key_hex"]
+        assert (murmur2(key), key_partition(key, part["partitions"])) == (
+            case["murmur2"],
+            case["partition"],
+        )
+
+
+def test_the_record_key_is_what_the_processors_require() -> None:
+    from intentcast.broker.refusal import Refused
+    from intentcast.broker.validation import check_offer
+
+    offer = sample(Offer)
+    assert record_key(offer.intent_id) == offer.intent_id.encode()
+    with pytest.raises(Refused) as err:  # the 16 bytes the hex spells are not the key
+        check_offer(
+            offer,
+            record_key=bytes.fromhex(offer.intent_id),
+            vendor_key=None,
+            record=None,
+            now=SAMPLE_TIME,
+            max_per_vendor=3,
+        )
+    assert err.value.reason is ReasonCode.SCHEMA_INVALID
+
+
+def test_every_intent_keyed_topic_has_the_same_partition_count() -> None:
+    """The docs say the offers topic has as many partitions as the market topics: it does."""
+    from intentcast.broker.settings import BrokerSettings
+    from intentcast.broker.topic_admin import planned_core, planned_vendor
+
+    settings = BrokerSettings(partitions=7)
+    planned = {t.name: t.partitions for t in planned_core(settings)}
+    planned |= {t.name: t.partitions for t in planned_vendor("pram-palace", settings)}
+    for name, partitions in planned.items():
+        if name.endswith(".ticks"):
+            continue
+        spec = spec_for(name)
+        assert partitions == spec.partition_count(7), name
+    assert planned["intentcast.offers.submitted"] == planned["intentcast.market.bikes"] == 7
+
+
+# -- 9. the samples agree with each other ------------------------------------------------------
+
+
+def test_the_samples_name_the_partition_their_intent_id_hashes_to() -> None:
+    messages = sample_messages()
+    partition = key_partition(record_key(SAMPLE_INTENT_ID), SAMPLE_PARTITIONS)
+    assert partition == SAMPLE_PARTITION == 4
+    agreement = messages["agreement"]
+    dead = messages["dead_letter"]
+    assert isinstance(agreement, Agreement) and isinstance(dead, DeadLetter)
+    assert agreement.intent.intent_id == SAMPLE_INTENT_ID
+    assert agreement.partition == partition
+    assert dead.source_partition == partition
+    assert dead.key_b64 is not None and b64d(dead.key_b64) == record_key(SAMPLE_INTENT_ID)
+    ids = {getattr(m, "intent_id", SAMPLE_INTENT_ID) for m in messages.values()}
+    assert ids == {SAMPLE_INTENT_ID}
+
+
+def test_the_frozen_v1_samples_are_the_current_samples() -> None:
+    """One source: schemas/samples/v1 holds what sample_messages() builds (metrics.json keeps
+    the float spelling of before issue #14, 2.0, which still decodes to the same values)."""
+    for kind, message in sample_messages().items():
+        frozen = (PACKAGE_DIR / "samples" / "v1" / f"{kind}.json").read_bytes()
+        assert decode(MESSAGE_MODELS[kind], frozen) == message, kind
+
+
+# -- 10. topic facts: one source, and it agrees with the ACLs ----------------------------------
+
+_PEOPLE = {
+    "processors": Principal(Kind.PROCESSORS),
+    "customer": Principal(Kind.CUSTOMER),
+    "monitor": Principal(Kind.MONITOR),
+    "vendor-acme": Principal(Kind.VENDOR, "acme"),
+    "vendor-zed": Principal(Kind.VENDOR, "zed"),
+}
+
+
+def _allowed(principal: Principal, topic: str, op: Op) -> bool:
+    return any(
+        rule.resource is Resource.TOPIC
+        and op in rule.ops
+        and (topic == rule.name if rule.pattern is Pattern.LITERAL else topic.startswith(rule.name))
+        for rule in principal.rules()
+    )
+
+
+def _expand(names: tuple[str, ...]) -> set[str]:
+    out: set[str] = set()
+    for name in names:
+        if name == "vendor-{vendor_id}":
+            out.add("vendor-acme")  # the vendor the topic is named after
+        elif name == "vendor-*":
+            out |= {"vendor-acme", "vendor-zed"}
+        elif name != "admin":  # the super user: no ACL needed
+            out.add(name)
+    return out
+
+
+@pytest.mark.parametrize("spec", [*CORE_TOPICS, *TEMPLATE_TOPICS], ids=lambda s: s.name)
+def test_producers_and_consumers_are_what_the_acls_allow(spec: TopicSpec) -> None:
+    topic = spec.name.format(market="bikes", vendor_id="acme")
+    for op, declared in ((Op.WRITE, spec.producers), (Op.READ, spec.consumers)):
+        allowed = {name for name, who in _PEOPLE.items() if _allowed(who, topic, op)}
+        assert _expand(declared) <= allowed, (op, "declared but refused by the ACLs")
+        # only the processors' prefixed ACLs reach further than the flow needs
+        assert allowed - _expand(declared) <= {"processors"}, (op, allowed)
+
+
+def test_principal_names_are_the_scram_users_of_security_md() -> None:
+    security = (REPO_DIR / "docs" / "security.md").read_text()
+    names = {
+        n for spec in (*CORE_TOPICS, *TEMPLATE_TOPICS) for n in spec.producers + spec.consumers
+    }
+    for name in names - {"vendor-{vendor_id}", "vendor-*", "admin"}:
+        assert Principal.parse(name).username == name
+        assert f"`{name}`" in security
+    assert "`vendor-<id>`" in security and "`admin`" in security
+    assert "`processors`, `customer`, `vendor-<id>`, `monitor`" in PROTOCOL
+
+
+def test_the_asyncapi_partition_counts_are_the_topic_admin_s() -> None:
+    from intentcast.broker.settings import BrokerSettings
+    from intentcast.broker.topic_admin import planned_core
+
+    doc = asyncapi_document()
+    counts = {
+        ch["address"]: ch["bindings"]["kafka"]["partitions"] for ch in doc["channels"].values()
+    }
+    for planned in planned_core(BrokerSettings()):
+        if planned.name in counts:
+            assert counts[planned.name] == planned.partitions, planned.name
+    assert counts["intentcast.vendor.{vendor_id}.profile"] == 1
+    assert counts["intentcast.offers.submitted"] == counts["intentcast.market.{market}"] == 6
