@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import nacl.signing
 
-from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.agreement import Agreement, ConsentReceipt
 from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import (
     canonical_bytes,
@@ -173,6 +173,9 @@ def _trap_cases() -> list[dict[str, Any]]:
         expires_at="2026-11-29T07:30:00.1234+01:30",
         needed_by="2026-11-29t07:00:00.123456789z",
     )
+    receipt = sample(ConsentReceipt)
+    receipt_input = messy_input(receipt)
+    receipt_input["consent_timestamp"] = "2026-11-29T05:05:01.123456+01:00"
     omitted_offer = _without(messy_input(plain_offer), "kind", "schema_version", "description")
     omitted_intent = _without(
         messy_input(bare_intent), "kind", "schema_version", "want.quantity", "want.attributes"
@@ -202,6 +205,12 @@ def _trap_cases() -> list[dict[str, Any]]:
             "digits and lower-case t/z: a decoder normalises them, so the canonical bytes and "
             "the signature are the sample's.",
             _case(intent, customer.seed, data=lenient),
+        ),
+        _named(
+            "consent_receipt_offset_time",
+            "consent_timestamp, the one timestamp not named *_at, with an offset: normalise "
+            "it like the others (UTC, milliseconds, truncated).",
+            _case(receipt, None, data=receipt_input),
         ),
         _named(
             "dead_letter_big_offset",

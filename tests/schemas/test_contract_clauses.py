@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from intentcast.broker.principals import Kind, Op, Pattern, Principal, Resource
 from intentcast.schemas import (
@@ -304,7 +305,7 @@ def test_money_must_be_a_json_string() -> None:
 def test_the_money_json_schema_is_the_pattern() -> None:
     schema = json.loads((PACKAGE_DIR / "json" / "Offer.json").read_text())
     assert schema["properties"]["price"]["pattern"] == MONEY_PATTERN
-    assert MONEY_PATTERN in PROTOCOL or "8 digits before the point" in PROTOCOL
+    assert f"`{MONEY_PATTERN}`" in PROTOCOL and f"`{MONEY_INPUT_PATTERN}`" in PROTOCOL
 
 
 # -- 6. the consent receipt --------------------------------------------------------------------
@@ -503,3 +504,67 @@ def test_the_asyncapi_partition_counts_are_the_topic_admin_s() -> None:
             assert counts[planned.name] == planned.partitions, planned.name
     assert counts["intentcast.vendor.{vendor_id}.profile"] == 1
     assert counts["intentcast.offers.submitted"] == counts["intentcast.market.{market}"] == 6
+
+
+# -- 12. the processing rules state the processors' settings -----------------------------------
+
+
+def test_the_documented_limits_are_the_processors_defaults() -> None:
+    from intentcast.broker.settings import BrokerSettings
+
+    settings = BrokerSettings()
+    text = " ".join(PROTOCOL.split())  # the prose wraps lines anywhere
+    documented = {name: float(value) for name, value in re.findall(r"`([A-Z_]+)` \[(\d+)\]", text)}
+    assert documented == {
+        "MAX_CLOCK_SKEW_SECONDS": settings.max_clock_skew_seconds,
+        "MAX_EXPIRY_DAYS": settings.max_expiry_days,
+        "MAX_OFFERS_PER_VENDOR": settings.max_offers_per_vendor,
+    }
+    markets = ", ".join(f"`{m}`" for m in settings.markets)
+    assert f"by default {markets}" in text
+    assert f"`INTENTCAST_PARTITIONS` ({settings.partitions} by default" in text
+    assert (
+        f"{settings.max_offers_per_vendor} by default"
+        in (REPO_DIR / "docs" / "reasons.md").read_text()
+    )
+
+
+def _leaf_fields() -> dict[str, set[str]]:
+    """Field names by what they hold, across every message and the models nested in them."""
+    from intentcast.schemas.defaults import _nested_models
+
+    kinds: dict[str, set[str]] = {"money": set(), "time": set(), "float": set(), "other": set()}
+    seen: set[type[BaseModel]] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            text = repr(field.annotation)
+            kind = (
+                "money" if "Decimal" in text
+                else "time" if "datetime" in text
+                else "float" if "float" in text
+                else "other"
+            )  # fmt: skip
+            kinds[kind].add(name)
+            for nested, _ in _nested_models(field.annotation):
+                walk(nested)
+
+    for model in MESSAGE_MODELS.values():
+        walk(model)
+    return kinds
+
+
+def test_the_field_lists_other_languages_normalise_by_are_complete() -> None:
+    """Other languages find money, timestamps and floats by field name: the lists must hold."""
+    kinds = _leaf_fields()
+    assert kinds["money"] == {"price", "max_price"}
+    named = {"at", "valid_until", "needed_by", "consent_timestamp"}
+    assert {n for n in kinds["time"] if not n.endswith("_at")} == named
+    assert not {n for n in kinds["other"] | kinds["money"] if n.endswith("_at")}
+    assert kinds["float"] == {"gauges", "latencies_ms"}
+    text = " ".join(PROTOCOL.split())
+    assert "`*_at`, `at`, `valid_until`, `needed_by` and `consent_timestamp`" in text
+    assert "the floats are the values of `gauges` and `latencies_ms`" in text
