@@ -254,6 +254,7 @@ def test_the_wheel_holds_intentcast_and_its_data_only(wheel: Path) -> None:
         "intentcast/broker/kafka_local/pom.xml",
         "intentcast/schemas/json/Intent.json",
         "intentcast/schemas/json/Agreement.json",
+        "intentcast/schemas/currencies.json",  # the minor units the money rule reads
         "intentcast/examples/acme.py",
         "intentcast/dashboard/static/index.html",
         "intentcast/py.typed",
