@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Final
 
 from aiokafka.errors import KafkaError
 
@@ -45,6 +46,10 @@ def partition_of(intent_id: str, partitions: int) -> int:
 
 
 _ids = itertools.count(1)
+# how long a commit waits for a batch it built on: a wait past this is a cycle the read-time
+# check could not see (a batch waiting for another agent's batch inside its own handling), and
+# retrying, within the retry budget, beats hanging alive
+DEPENDENCY_WAIT_S: Final = 15.0
 
 
 @dataclass(eq=False)
@@ -117,7 +122,12 @@ class IntentStore:
         # the edges stay until this batch closes: the cycle check in `_build_on` follows them
         for earlier in list(batch.after):
             if earlier.outcome is None:
-                await earlier.finished.wait()
+                try:
+                    await asyncio.wait_for(earlier.finished.wait(), DEPENDENCY_WAIT_S)
+                except TimeoutError:
+                    raise StateConflictError(
+                        f"the batch this one built on did not finish in {DEPENDENCY_WAIT_S:.0f} s"
+                    ) from None
             if earlier.outcome is False:
                 raise StateConflictError(
                     "the state this batch built on was thrown away with another batch"

@@ -197,3 +197,37 @@ async def test_a_batch_reads_its_own_writes_first(drop: bool) -> None:
 
     await _in_task(body)
     assert (ID.encode() in store.table) is not drop
+
+
+async def test_a_commit_does_not_wait_forever_for_a_batch_that_never_finishes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that waits for another agent's batch inside its own handling (as the replay
+    barrier once did) can close a cycle no read sees; the dependent retries instead of hanging."""
+    monkeypatch.setattr("intentcast.broker.intent_store.DEPENDENCY_WAIT_S", 0.2)
+    store = IntentStore(table={}, partitions=1)
+    staged = asyncio.Event()
+    release = asyncio.Event()
+    errors: list[type[BaseException]] = []
+
+    async def stuck() -> None:
+        batch = store.begin()
+        store.put(ID, _record())
+        staged.set()
+        await release.wait()
+        store.abandon(batch)
+
+    async def dependent() -> None:
+        await staged.wait()
+        batch = store.begin()
+        assert store.get(ID) is not None
+        try:
+            await store.commit(batch)
+        except StateConflictError as exc:
+            errors.append(type(exc))
+            store.abandon(batch)
+        release.set()
+
+    await asyncio.wait_for(asyncio.gather(_in_task(stuck), _in_task(dependent)), 5.0)
+    assert errors == [StateConflictError]
+    assert store.pending == {}
