@@ -1,1 +1,1 @@
-"""Example vendors built with the SDK; run one with `intentcast vendor run examples/acme.py`."""
+"""Example vendors built with the SDK, shipped in the package: `intentcast vendor run acme`."""
