@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from aiokafka.partitioner import DefaultPartitioner
-
 from intentcast.agents.errors import SettingsError
+from intentcast.schemas.partitioning import key_partition
 
 __all__ = ["partition_for"]
-
-_PARTITIONER = DefaultPartitioner()
 
 
 def partition_for(key: str | bytes, partitions: int) -> int:
@@ -16,9 +13,10 @@ def partition_for(key: str | bytes, partitions: int) -> int:
 
     Every producer in the protocol keys by intent id with this partitioner, so a customer can
     read all replies to its intent from this one partition, without joining a consumer group.
-    aiokafka's own partitioner is used so the two can never disagree.
+    The contract's partitioner (`schemas.partitioning`) is the one the processors use too, and
+    it is tested against aiokafka's and Kafka's own test values.
     """
     if partitions < 1:
         raise SettingsError(f"a topic has at least 1 partition, not {partitions}")
     data = key.encode("utf-8") if isinstance(key, str) else key
-    return int(_PARTITIONER(data, list(range(partitions)), []))
+    return key_partition(data, partitions)

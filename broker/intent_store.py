@@ -30,8 +30,8 @@ from typing import Final
 
 from aiokafka.errors import KafkaError
 
-from intentcast.broker.outputs import key_partition
 from intentcast.broker.records import IntentRecord
+from intentcast.schemas.partitioning import key_partition
 
 
 class StateConflictError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints

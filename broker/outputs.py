@@ -41,7 +41,6 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
 )
-from aiokafka.partitioner import murmur2
 
 from intentcast.broker.destinations import (
     Cause,
@@ -68,6 +67,7 @@ from intentcast.schemas import (
     utcnow,
     vendor_feedback_topic,
 )
+from intentcast.schemas.partitioning import key_partition  # the contract's, used once
 
 Headers = Sequence[tuple[str, bytes]]
 Queued = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
@@ -83,11 +83,6 @@ MISSING_CONFIRM_S: Final = (0.25, 0.5, 1.0, 1.5)
 """Pauses before asking again about a topic the cluster called missing: a topic created a
 moment ago was still unknown to the secure test node's broker a second after its creation had
 returned (a loaded 2-core machine), so a fault is declared only after 3 s of "missing"."""
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as every producer of intent-keyed topics uses."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _cancelled() -> KafkaError:

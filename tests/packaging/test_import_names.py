@@ -55,3 +55,22 @@ def test_the_package_finder_installs_only_intentcast_names() -> None:
     assert {f"intentcast.{folder}" for folder in FOLDERS} <= found
     assert "intentcast.broker.runtime" in found  # a package, not a namespace the finder skips
     assert not any(name.split(".")[0] in FOLDERS for name in found)
+
+
+def test_one_partitioner_serves_the_processors_and_the_sdk() -> None:
+    """The contract's murmur2 (schemas.partitioning) is the only one: two copies could drift,
+    and an offer would then miss its intent's partition."""
+    import intentcast.broker.intent_store as intent_store
+    import intentcast.broker.outputs as outputs
+    from intentcast.schemas import partitioning
+
+    for module in (outputs, intent_store):  # the name each imports, not a copy of its own
+        assert vars(module)["key_partition"] is partitioning.key_partition
+    product = [p for p in _tracked_python_files() if p.relative_to(ROOT).parts[0] in FOLDERS]
+    copies = [
+        str(p.relative_to(ROOT))
+        for p in product
+        if {"0x5BD1E995", "aiokafka.partitioner"}
+        & set(re.findall(r"0x5BD1E995|aiokafka\.partitioner", p.read_text(encoding="utf-8")))
+    ]
+    assert copies == ["schemas/partitioning.py"], "murmur2 lives in schemas/partitioning.py only"

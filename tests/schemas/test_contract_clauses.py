@@ -355,7 +355,7 @@ def test_every_receipt_field_comes_from_the_agreement_as_the_docs_say() -> None:
 def test_murmur2_is_kafka_s_own() -> None:
     from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-    from intentcast.broker.outputs import key_partition as broker_partition
+    from intentcast.agents.partitions import partition_for
 
     for text, expected in KAFKA_TEST_KEYS.items():
         assert murmur2(text.encode()) == expected
@@ -363,7 +363,8 @@ def test_murmur2_is_kafka_s_own() -> None:
     for n in range(500):
         key = rng.randbytes(n % 67)
         assert murmur2(key) & 0xFFFFFFFF == aiokafka_murmur2(key)
-        assert key_partition(key, 6) == broker_partition(key, 6)
+        assert key_partition(key, 6) == partition_for(key, 6)
+        assert key_partition(key, 6) == (aiokafka_murmur2(key) & 0x7FFFFFFF) % 6
 
 
 def test_the_partition_vectors_are_the_partitioner_s() -> None:
