@@ -7,6 +7,7 @@ free ports in a temporary folder and stops it at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import secrets
@@ -26,6 +27,22 @@ from intentcast.processes import Processors
 pytest_plugins = ["tests.watchers"]  # topic watchers as fixtures for every folder
 
 
+@contextlib.contextmanager
+def private_kafka(data_dir: Path) -> Iterator[KafkaNode]:
+    """A single-node KRaft broker on free ports, stopped on exit (tests that break their own)."""
+    node = KafkaNode(
+        dist=resolve_distribution(),
+        data_dir=data_dir,
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    node.start(timeout=120)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a real Kafka broker shared by the session."""
@@ -33,17 +50,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if existing:
         yield existing
         return
-    node = KafkaNode(
-        dist=resolve_distribution(),
-        data_dir=tmp_path_factory.mktemp("kafka"),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    node.start(timeout=120)
-    try:
+    with private_kafka(tmp_path_factory.mktemp("kafka")) as node:
         yield node.bootstrap
-    finally:
-        node.stop()
 
 
 @pytest.fixture

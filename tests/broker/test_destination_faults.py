@@ -73,7 +73,7 @@ from tests.broker.vendor_flow import (
     dead_letters_of,
     episode,
 )
-from tests.conftest import wait_for
+from tests.conftest import private_kafka, wait_for
 from tests.ops.browser import CHROMIUM, chromium_page
 from tests.ops.test_ops_live import run_monitor_once, scrape
 from tests.watchers import TopicWatcher
@@ -370,17 +370,8 @@ async def test_records_too_large_for_a_vendor_topic_are_dead_lettered_and_only_t
 
 @pytest.fixture
 def own_node(tmp_path: Path) -> Iterator[KafkaNode]:
-    node = KafkaNode(
-        dist=resolve_distribution(),
-        data_dir=tmp_path / "kafka",
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    node.start(timeout=120)
-    try:
+    with private_kafka(tmp_path / "kafka") as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.mark.kafka

@@ -30,8 +30,8 @@ from typing import IO, Any
 
 import pytest
 
-from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
-from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.kafka_local import KafkaNode
+from tests.conftest import private_kafka
 
 pytestmark = pytest.mark.kafka
 
@@ -203,17 +203,8 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
 
 @pytest.fixture(scope="module")
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
-    node = KafkaNode(
-        dist=resolve_distribution(),
-        data_dir=tmp_path_factory.mktemp("wheel-kafka"),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    node.start(timeout=120)
-    try:
+    with private_kafka(tmp_path_factory.mktemp("wheel-kafka")) as node:
         yield node
-    finally:
-        node.stop()
 
 
 @dataclass

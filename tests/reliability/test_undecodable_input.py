@@ -26,8 +26,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.util import calc_crc32c
 
 from intentcast.agents import IntentKeys
-from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
-from intentcast.broker.kafka_local.node import free_port
+from intentcast.broker.kafka_local import KafkaNode
 from intentcast.broker.runtime.quarantine import BadRange, locate_undecodable, plain_consumer, walk
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
@@ -49,7 +48,7 @@ from intentcast.schemas.events import MetricsSnapshot
 from intentcast.schemas.intent import Cancel
 from intentcast.schemas.timeutil import utcnow
 from tests.agents.helpers import make_intent
-from tests.conftest import wait_for
+from tests.conftest import private_kafka, wait_for
 from tests.watchers import status_of, watcher
 
 pytestmark = pytest.mark.kafka
@@ -61,17 +60,8 @@ BATCH_HEADER = 61  # a v2 record batch's header; its CRC covers everything after
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
     """A broker of these tests' own: its log on disk gets corrupted."""
-    kafka = KafkaNode(
-        dist=resolve_distribution(),
-        data_dir=tmp_path_factory.mktemp("kafka"),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    kafka.start(timeout=120)
-    try:
+    with private_kafka(tmp_path_factory.mktemp("kafka")) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 @dataclass
