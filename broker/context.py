@@ -1,4 +1,8 @@
-"""What every processor shares: settings, outputs, registry, ledger, metrics and intent state.
+"""The processors' shared parts, and the batch lifecycle the runtime drives over them.
+
+Handlers see these parts only through the narrow views of `broker.handler_context`; the
+runtime alone starts them, forgets their caches on a rebalance, waits for replays
+(`replay`), and commits or abandons batches here.
 
 Table writes are staged per batch and applied only after that batch's outputs are acknowledged
 (`broker.intent_store`: the agents' batches run concurrently against one table), and the
@@ -18,11 +22,13 @@ from datetime import datetime
 
 from aiokafka.errors import KafkaError
 
+from intentcast.broker.delivered import DeliveredOffers
 from intentcast.broker.intent_store import IntentStore, StateBatch, partition_of
 from intentcast.broker.ledger import Ledger
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.registry import VendorRegistry
+from intentcast.broker.replay import ReplayBarrier
 from intentcast.broker.settings import BrokerSettings
 from intentcast.schemas import utcnow
 
@@ -41,7 +47,43 @@ class Context:
     ledger: Ledger
     metrics: Metrics
     store: IntentStore
+    delivered: DeliveredOffers  # the ledger's recovery, for offers delivered before a crash
+    replay: ReplayBarrier  # dependent inputs wait for their upstream's replay (runtime only)
     clock: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def build(
+        cls,
+        settings: BrokerSettings,
+        store: IntentStore,
+        *,
+        outputs: Outputs | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Context:
+        """The parts wired to one settings object (a worker, or a handler's unit test)."""
+        metrics = metrics or Metrics(settings.app_id)
+        outputs = outputs or Outputs(settings, metrics=metrics)
+        return cls(
+            settings=settings,
+            outputs=outputs,
+            registry=VendorRegistry(settings),
+            ledger=Ledger(settings, outputs, clock),
+            metrics=metrics,
+            store=store,
+            delivered=DeliveredOffers(settings),
+            replay=ReplayBarrier(settings),
+            clock=clock,
+        )
+
+    def forget_partitions(self) -> None:
+        """On a rebalance: what was cached about partitions is re-read from Kafka when next
+        needed (chain heads, delivered tails, replay progress, decoded records, heaps)."""
+        self.ledger.forget()
+        self.delivered.forget()
+        self.replay.forget()
+        self.store.heaps_built = False
+        self.store.forget_decoded()
 
     def begin_batch(self) -> StateBatch:
         """Start one attempt of a batch in the calling task (its state writes are its own)."""
@@ -68,7 +110,11 @@ class Context:
 
     def abandon_batch(self, batch: StateBatch | None = None) -> None:
         """A batch will not be committed: forget what it staged and what it cached."""
-        self.ledger.forget_batch_caches()  # chain heads advanced for records that may not exist
+        # chain heads it advanced may name records that never reached Kafka, and deliveries
+        # it made are not in the cached tail; the replay barrier is kept (what the upstream
+        # agents handled is still handled)
+        self.ledger.forget()
+        self.delivered.forget()
         self.store.abandon(batch)
 
     async def reset_after_failure(self, batch: StateBatch | None = None) -> None:

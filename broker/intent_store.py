@@ -197,6 +197,10 @@ class IntentStore:
         self.heaps_built = True
 
     def due(self, partition: int, now_ms: int) -> list[str]:
+        """The intents of `partition` whose time is up, taken off its heap (the heaps are
+        rebuilt from the table first after a start, a rebalance or a thrown-away batch)."""
+        if not self.heaps_built:
+            self.rebuild_heaps()
         heap = self.expiries.get(partition, [])
         out: list[str] = []
         while heap and heap[0][0] <= now_ms:

@@ -14,10 +14,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from intentcast.broker.delivered import DeliveredOffers
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.partition_reader import read_partition
-from intentcast.broker.replay import ReplayBarrier
 from intentcast.broker.settings import BrokerSettings
 from intentcast.schemas import (
     AGREEMENTS,
@@ -61,25 +59,16 @@ class Ledger:
         self._clock = clock
         self._chains: dict[int, ChainState] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self.delivered = DeliveredOffers(settings)  # the same recovery, for delivered offers
-        self.replay = ReplayBarrier(settings)  # dependents wait for upstream replays
 
     def forget(self, partitions: set[int] | None = None) -> None:
-        """Drop cached heads (on rebalance), so they are re-read from the log."""
-        self.delivered.forget(partitions)
+        """Drop cached heads (on a rebalance, or after a batch that advanced them was thrown
+        away: they may name records that never reached Kafka), so they are re-read from the
+        log."""
         if partitions is None:
-            self.replay.forget()
             self._chains.clear()
         else:
             for p in partitions:
                 self._chains.pop(p, None)
-
-    def forget_batch_caches(self) -> None:
-        """After a batch is thrown away: chain heads it advanced may name records that never
-        reached Kafka, and deliveries it made are not in the cached tail. The replay barrier
-        is kept: what the upstream agents handled is still handled."""
-        self.delivered.forget()
-        self._chains.clear()
 
     async def chain(self, partition: int) -> ChainState:
         state = self._chains.get(partition)
@@ -109,6 +98,11 @@ class Ledger:
             )
             state.add(agreement, self._horizon())
             return agreement
+
+    async def find(self, partition: int, intent_id: str) -> Agreement | None:
+        """The whole agreement the log holds for one intent (read from Kafka: reconciling a
+        replay is rare)."""
+        return await find_recorded(self._settings, partition, intent_id)
 
     def _horizon(self) -> datetime:
         """Intents that expired before this are out of every worker's table."""

@@ -75,6 +75,9 @@ class Metrics:
     def observe(self, name: str, value_ms: float) -> None:
         self.latencies.setdefault(name, Histogram()).record(value_ms)
 
+    def gauge(self, name: str, value: float) -> None:
+        self.gauges[name] = value
+
     def snapshot(self) -> MetricsSnapshot:
         return MetricsSnapshot(
             source=self.source[:64],

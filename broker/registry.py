@@ -46,6 +46,16 @@ class VendorRegistry:
         profile = self.profiles.get(vendor_id)
         return None if profile is None else profile.signing_key
 
+    async def current_key(self, vendor_id: str) -> str | None:
+        """The vendor's key, catching up once if it is unknown: an offer may arrive a moment
+        after its vendor's first profile, before the registry folded that in."""
+        await self.wait_started()
+        key = self.key_of(vendor_id)
+        if key is None:
+            await self.sync()
+            key = self.key_of(vendor_id)
+        return key
+
     def apply(self, raw: bytes | None) -> VendorProfile | None:
         """Fold one record into the registry; return the profile if it was accepted."""
         if raw is None:

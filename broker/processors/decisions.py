@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from intentcast.broker.context import Context
-from intentcast.broker.ledger import find_recorded
+from intentcast.broker.handler_context import HandlerContext
 from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
@@ -32,7 +31,7 @@ from intentcast.schemas import (
 )
 
 
-async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
+async def handle_acceptance(ctx: HandlerContext, rec: Incoming) -> None:
     ctx.metrics.count("acceptances.received")
     try:
         acceptance = decode(Acceptance, rec.value or b"")
@@ -72,7 +71,7 @@ class Accepted:
     digest: str  # SHA-256 of the acceptance record: its replay is recognised later
 
 
-async def _agree(ctx: Context, rec: Incoming, accepted: Accepted) -> None:
+async def _agree(ctx: HandlerContext, rec: Incoming, accepted: Accepted) -> None:
     """Chain the agreement, tell the vendor and the customer, close the intent."""
     intent, offer, acceptance = accepted.intent, accepted.offer, accepted.acceptance
     now = ctx.clock()
@@ -105,7 +104,7 @@ async def _agree(ctx: Context, rec: Incoming, accepted: Accepted) -> None:
 
 
 async def _reconcile(
-    ctx: Context,
+    ctx: HandlerContext,
     rec: Incoming,
     acceptance: Acceptance,
     record: IntentRecord,
@@ -117,7 +116,7 @@ async def _reconcile(
     _close(ctx, acceptance.intent_id, record, recorded, digest)
     await ctx.outputs.status(acceptance.intent_id, StatusKind.AGREED, agreement_id=recorded)
     # the vendor's copy may not have been acknowledged before the crash: send it again
-    found = await find_recorded(ctx.settings, rec.partition, acceptance.intent_id)
+    found = await ctx.ledger.find(rec.partition, acceptance.intent_id)
     if found is not None:
         topic = vendor_agreements_topic(found.offer.vendor_id)
         await ctx.outputs.send(topic, encode(found), rec.key)
@@ -125,7 +124,7 @@ async def _reconcile(
 
 
 def _close(
-    ctx: Context, intent_id: str, record: IntentRecord, agreement_id: str, digest: str
+    ctx: HandlerContext, intent_id: str, record: IntentRecord, agreement_id: str, digest: str
 ) -> None:
     """Keep only what dedupe needs until expiry: the delivered offers are no longer needed."""
     ctx.store.put(
@@ -140,7 +139,7 @@ def _close(
     )
 
 
-async def handle_cancel(ctx: Context, rec: Incoming) -> None:
+async def handle_cancel(ctx: HandlerContext, rec: Incoming) -> None:
     ctx.metrics.count("cancels.received")
     try:
         cancel = decode(Cancel, rec.value or b"")
@@ -163,7 +162,7 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
 
 
 async def _refuse(
-    ctx: Context, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str, what: str
+    ctx: HandlerContext, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str, what: str
 ) -> None:
     ctx.metrics.count(f"{what}.rejected.{reason.value}")
     await dead_letter(ctx, rec, reason, detail)

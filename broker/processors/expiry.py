@@ -6,15 +6,13 @@ intents of partition p, on the worker that owns it, so table changes stay on the
 
 from __future__ import annotations
 
-from intentcast.broker.context import Context
+from intentcast.broker.handler_context import HandlerContext
 from intentcast.broker.processors.incoming import Incoming
 from intentcast.schemas import IntentState, StatusKind
 
 
-async def handle_tick(ctx: Context, rec: Incoming) -> None:
+async def handle_tick(ctx: HandlerContext, rec: Incoming) -> None:
     store = ctx.store
-    if not store.heaps_built:
-        store.rebuild_heaps()
     now_ms = int(ctx.clock().timestamp() * 1000)
     for intent_id in store.due(rec.partition, now_ms):
         record = store.get(intent_id)
@@ -26,4 +24,4 @@ async def handle_tick(ctx: Context, rec: Incoming) -> None:
             ctx.metrics.count("intents.expired")
         store.drop(intent_id)  # "session" retention: nothing kept once the intent is over
         ctx.metrics.count("intents.dropped")
-    ctx.metrics.gauges["intents.in_table"] = float(store.open_count())
+    ctx.metrics.gauge("intents.in_table", float(store.open_count()))

@@ -8,8 +8,7 @@ from typing import Any
 
 import orjson
 
-from intentcast.broker.context import Context
-from intentcast.broker.outputs import Outputs
+from intentcast.broker.handler_context import Emitter, HandlerContext
 from intentcast.schemas import ReasonCode
 
 _MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
@@ -59,7 +58,11 @@ class Incoming:
 
 
 async def dead_letter(
-    ctx: Context, rec: Incoming, reason: ReasonCode, detail: str, outputs: Outputs | None = None
+    ctx: HandlerContext,
+    rec: Incoming,
+    reason: ReasonCode,
+    detail: str,
+    outputs: Emitter | None = None,
 ) -> None:
     """Queue `rec` for the dead-letter topic with its origin and reason, on the agents' shared
     outputs unless another component passes its own (it flushes them itself)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from intentcast.broker.context import Context
+from intentcast.broker.handler_context import HandlerContext
 from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
@@ -24,7 +24,7 @@ from intentcast.schemas import (
 )
 
 
-async def handle_intent(ctx: Context, rec: Incoming) -> None:
+async def handle_intent(ctx: HandlerContext, rec: Incoming) -> None:
     m = ctx.metrics
     m.count("intents.received")
     try:
@@ -77,7 +77,7 @@ async def handle_intent(ctx: Context, rec: Incoming) -> None:
 
 
 async def _refuse(
-    ctx: Context, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str
+    ctx: HandlerContext, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str
 ) -> None:
     ctx.metrics.count(f"intents.rejected.{reason.value}")
     await dead_letter(ctx, rec, reason, detail)

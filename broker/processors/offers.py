@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intentcast.broker.context import Context
 from intentcast.broker.delivered import OFFER_HEADER, offer_tag
+from intentcast.broker.handler_context import HandlerContext
 from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
@@ -27,7 +27,7 @@ from intentcast.schemas import (
 )
 
 
-async def handle_offer(ctx: Context, rec: Incoming) -> None:
+async def handle_offer(ctx: HandlerContext, rec: Incoming) -> None:
     ctx.metrics.count("offers.received")
     try:
         offer = decode(Offer, rec.value or b"")
@@ -35,7 +35,7 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
         fields = (rec.field("vendor_id"), rec.field("offer_id"), rec.field("intent_id"))
         await _refuse(ctx, rec, *fields, exc.reason, exc.detail)
         return
-    vendor_key = await _registered_key(ctx, offer.vendor_id)
+    vendor_key = await ctx.registry.current_key(offer.vendor_id)
     now = ctx.clock()
     record = ctx.store.get(offer.intent_id)
     if record is not None and record.delivered.get(offer.offer_id) == (rec.value or b"").decode():
@@ -60,19 +60,9 @@ async def handle_offer(ctx: Context, rec: Incoming) -> None:
     _record_delivery(ctx, rec, offer, intent, record, now)
 
 
-async def _registered_key(ctx: Context, vendor_id: str) -> str | None:
-    """The vendor's registered key; a vendor registered a moment ago is caught up once."""
-    await ctx.registry.wait_started()
-    key = ctx.registry.key_of(vendor_id)
-    if key is None:
-        await ctx.registry.sync()
-        key = ctx.registry.key_of(vendor_id)
-    return key
-
-
-async def _deliver(ctx: Context, rec: Incoming, offer: Offer, intent: Intent) -> None:
+async def _deliver(ctx: HandlerContext, rec: Incoming, offer: Offer, intent: Intent) -> None:
     """Sealed to the customer (unless delivered before a crash), feedback to the vendor."""
-    if await ctx.ledger.delivered.delivered(rec.partition, offer.offer_id, rec.timestamp_ms):
+    if await ctx.delivered.delivered(rec.partition, offer.offer_id, rec.timestamp_ms):
         ctx.metrics.count("offers.redelivery_avoided")  # delivered before a crash, not in state
     else:
         delivered = seal_offer(offer, intent.sealing_key)
@@ -89,7 +79,12 @@ async def _deliver(ctx: Context, rec: Incoming, offer: Offer, intent: Intent) ->
 
 
 def _record_delivery(
-    ctx: Context, rec: Incoming, offer: Offer, intent: Intent, record: IntentRecord, now: datetime
+    ctx: HandlerContext,
+    rec: Incoming,
+    offer: Offer,
+    intent: Intent,
+    record: IntentRecord,
+    now: datetime,
 ) -> None:
     """The offer joins the intent's record: what an acceptance is checked against."""
     m = ctx.metrics
@@ -112,7 +107,7 @@ def _record_delivery(
 
 
 async def _refuse(
-    ctx: Context,
+    ctx: HandlerContext,
     rec: Incoming,
     vendor_id: str,
     offer_id: str,

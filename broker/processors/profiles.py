@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from intentcast.broker.context import Context
+from intentcast.broker.handler_context import HandlerContext
 from intentcast.broker.refusal import Refused
 from intentcast.broker.topic_admin import ensure_topics, planned_vendor
 from intentcast.broker.validation import check_profile
@@ -36,7 +36,7 @@ def check_vendor_profile(topic: str, value: bytes, known_key: str | None) -> Ven
     return profile
 
 
-async def ensure_vendor_topics(ctx: Context, vendor_id: str) -> None:
+async def ensure_vendor_topics(ctx: HandlerContext, vendor_id: str) -> None:
     admin = AIOKafkaAdminClient(**ctx.settings.kafka_kwargs())
     await admin.start()
     try:

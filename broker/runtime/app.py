@@ -16,7 +16,6 @@ from typing import Any
 import faust
 
 from intentcast.broker.context import Context, IntentStore
-from intentcast.broker.ledger import Ledger
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
@@ -24,7 +23,6 @@ from intentcast.broker.processors.expiry import handle_tick
 from intentcast.broker.processors.intake import handle_intent
 from intentcast.broker.processors.offers import handle_offer
 from intentcast.broker.profile_gate import ProfileGate
-from intentcast.broker.registry import VendorRegistry
 from intentcast.broker.runtime import task_dump
 from intentcast.broker.runtime.batch_loop import AgentLoop, Handler, Runtime
 from intentcast.broker.runtime.checkpoint import Checkpoint
@@ -96,14 +94,8 @@ def context_for(app: Any, settings: BrokerSettings) -> Context:
         value_type=bytes,
         use_partitioner=True,
     )
-    return Context(
-        settings=settings,
-        outputs=outputs,
-        registry=VendorRegistry(settings),
-        ledger=Ledger(settings, outputs),
-        metrics=metrics,
-        store=IntentStore(table=table, partitions=settings.partitions),
-    )
+    store = IntentStore(table=table, partitions=settings.partitions)
+    return Context.build(settings, store, outputs=outputs, metrics=metrics)
 
 
 class ProcessorsRuntime:
@@ -159,7 +151,7 @@ class ProcessorsRuntime:
             settings.stall_rewind_seconds,
         )
         # dependents waiting for an upstream replay read it themselves (broker.replay)
-        ctx.ledger.replay.pull = self._reread
+        ctx.replay.pull = self._reread
         self.gate = ProfileGate(ctx)  # vendor profiles, one topic per vendor, by pattern
         for loop in self.loops.values():
             self._declare_agent(loop)
@@ -295,10 +287,7 @@ class ProcessorsRuntime:
         await self.checkpoint.commit()
         self.checkpoint.forget()
         self.holes.forget()
-        ctx = self.ctx
-        ctx.ledger.forget()
-        ctx.store.heaps_built = False
-        ctx.store.forget_decoded()
+        self.ctx.forget_partitions()
 
     async def _on_shutdown(self, sender: Any, **kwargs: Any) -> None:
         self.supervision.stopping()  # the process ends within the budget, stop or no stop

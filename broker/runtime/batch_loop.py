@@ -152,7 +152,7 @@ class AgentLoop:
         `broker.replay`); steady-state batches pass at once."""
         for partition in sorted({rec.partition for rec in batch}):
             for topic in self.upstream:
-                await self.rt.ctx.ledger.replay.wait_for(topic, partition)
+                await self.rt.ctx.replay.wait_for(topic, partition)
 
     async def _dispatch(self, rec: Incoming) -> None:
         """A bug on one odd record must not stall the stream: dead-letter it as internal_error.
@@ -171,4 +171,4 @@ class AgentLoop:
             ctx.metrics.count("internal_errors")
             await dead_letter(ctx, rec, ReasonCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         # what the replay barrier waits for and the stall watch compares with
-        ctx.ledger.replay.handled(rec.topic, rec.partition, rec.offset)
+        ctx.replay.handled(rec.topic, rec.partition, rec.offset)

@@ -410,7 +410,7 @@ class Quarantine:
         self._same(generation)
         self.checkpoint.skip(bad.topic, bad.partition, bad.first, bad.end)
         self.holes.skip_to(bad.topic, bad.partition, bad.end)
-        ctx.ledger.replay.handled(bad.topic, bad.partition, bad.end - 1)
+        ctx.replay.handled(bad.topic, bad.partition, bad.end - 1)
         ctx.metrics.count("consumer.undecodable_batches")
         log.warning("%s dead-lettered as %s (%s)", bad, ReasonCode.UNDECODABLE_BATCH, bad.error)
 

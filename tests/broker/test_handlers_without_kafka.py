@@ -8,12 +8,10 @@ from types import SimpleNamespace
 from typing import cast
 
 from intentcast.broker.context import Context, IntentStore
-from intentcast.broker.ledger import Ledger
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.processors.incoming import Incoming
 from intentcast.broker.processors.intake import handle_intent
-from intentcast.broker.registry import VendorRegistry
 from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
 from intentcast.broker.settings import BrokerSettings
 from intentcast.schemas import (
@@ -38,15 +36,8 @@ def _context() -> Context:
     outputs.assume_partitions(
         {t: PARTITIONS for t in (INTENT_STATUS, DEAD_LETTERS, market_topic("bikes"))}
     )
-    return Context(
-        settings=settings,
-        outputs=outputs,
-        registry=VendorRegistry(settings),
-        ledger=Ledger(settings, outputs),
-        metrics=Metrics("t"),
-        store=IntentStore(table={}, partitions=PARTITIONS),
-        clock=lambda: datetime.now(UTC),
-    )
+    store = IntentStore(table={}, partitions=PARTITIONS)
+    return Context.build(settings, store, outputs=outputs, clock=lambda: datetime.now(UTC))
 
 
 def _incoming(value: bytes, key: bytes, offset: int = 0) -> Incoming:

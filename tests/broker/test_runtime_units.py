@@ -249,7 +249,7 @@ async def test_a_dependent_batch_waits_for_each_upstream_partition_before_its_ha
         async def wait_for(self, topic: str, partition: int) -> None:
             waited.append((topic, partition))
 
-    ctx = SimpleNamespace(ledger=SimpleNamespace(replay=Barrier()))
+    ctx = SimpleNamespace(replay=Barrier())
     rt = cast(Runtime, SimpleNamespace(ctx=ctx))
     loop = AgentLoop("acceptances", ACCEPTANCES, _never_called, rt, UPSTREAM[ACCEPTANCES])
     await loop._wait_for_upstream([_rec(1, partition=2), _rec(2, partition=0), _rec(3, 2)])
