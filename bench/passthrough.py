@@ -2,7 +2,10 @@
 
 The "+crypto" variant does for each record exactly the signature and sealing work the pipeline
 must do for a record of that kind (verify every signature, seal every delivered offer), so the
-pipeline can be compared with an honest ceiling rather than with bare byte shuffling.
+pipeline can be compared with an honest ceiling rather than with bare byte shuffling. The
+like-for-like variant also does the pipeline's I/O: as many output records per input as the
+pipeline wrote in the same run (`bench.fanout`), and its input offsets committed only after
+those outputs are acknowledged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from intentcast.bench.fanout import Fanout
+from intentcast.bench.peers import PeerRun
 from intentcast.schemas import Acceptance, Intent, Offer, decode, seal_offer, verify_model
 
 Work = Callable[[bytes], None]
@@ -59,11 +64,22 @@ async def fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -
 
 
 async def passthrough(
-    bootstrap: str, source: str, sink: str, partitions: int, count: int, work: Work
+    bootstrap: str,
+    source: str,
+    sink: str,
+    partitions: int,
+    count: int,
+    work: Work,
+    fanout: Fanout | None = None,
+    group_id: str | None = None,
 ) -> dict[str, Any]:
-    """Read `count` records from the start of `source`, apply `work`, write each to `sink`."""
+    """Read `count` records from the start of `source`, apply `work`, write to `sink`: one
+    record per input, or `fanout`'s number; with a `group_id`, each batch's offsets are
+    committed after its outputs are acknowledged."""
+    fanout = fanout or Fanout(1.0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=500,
@@ -76,25 +92,27 @@ async def passthrough(
     tps = [TopicPartition(source, p) for p in range(partitions)]
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
-    done = 0
-    started = time.perf_counter()
+    done = written = 0
+    started: float | None = None
     try:
         while done < count:
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            if batch and started is None:
+                started = time.perf_counter()
             futures = []
             for records in batch.values():
                 for record in records:
                     work(record.value or b"")
-                    futures.append(await producer.send(sink, record.value, key=record.key))
+                    for _ in range(fanout.next()):
+                        futures.append(await producer.send(sink, record.value, key=record.key))
                     done += 1
             if futures:  # the same at-least-once discipline as the processors
                 await asyncio.gather(*futures)
+                written += len(futures)
+            if batch and group_id is not None:
+                await consumer.commit()
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - (started or time.perf_counter())
         await consumer.stop()
         await producer.stop()
-    return {
-        "messages": done,
-        "seconds": round(elapsed, 3),
-        "messages_per_s": round(done / elapsed, 1),
-    }
+    return PeerRun(done, written, elapsed).summary()

@@ -15,24 +15,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from intentcast.agents import OfferDraft, build_offer
 from intentcast.bench import kafka_tools, passthrough, pipeline
+from intentcast.bench.mix import message_mix
 from intentcast.bench.plot import save_plot
 from intentcast.bench.procstat import sample, usage
-from intentcast.bench.vendors_proc import vendor_id, vendor_key
+from intentcast.bench.vendors_proc import vendor_id
 from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
 from intentcast.broker.kafka_local.node import free_port
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
-from intentcast.schemas import Acceptance, content_hash, encode, sign_model, utcnow
 
 Say = Callable[[str], None]
 
@@ -50,30 +48,6 @@ class BenchConfig:
     skip_latency: bool = False
     out: Path = Path("artifacts/bench.json")
     bootstrap: str | None = None
-
-
-def _mix(n: int, vendors: int) -> tuple[list[tuple[bytes, bytes]], Callable[[bytes], None]]:
-    """Real intents, offers and acceptances in the pipeline's ratio 1 : vendors : 1."""
-    items = pipeline.make_intents(n)
-    records: list[tuple[bytes, bytes]] = []
-    intent_keys, vendor_keys, sealing = {}, {}, {}
-    for v in range(vendors):
-        vendor_keys[vendor_id(v)] = vendor_key(v).public_key
-    for p in items:
-        iid = p.intent.intent_id
-        intent_keys[iid], sealing[iid] = p.intent.signing_key, p.intent.sealing_key
-        records.append((iid.encode(), encode(p.intent)))
-        offers = [
-            build_offer(OfferDraft(price=Decimal("150")), p.intent, vendor_id=vendor_id(v),
-                        key=vendor_key(v))
-            for v in range(vendors)
-        ]  # fmt: skip
-        records += [(iid.encode(), encode(o)) for o in offers]
-        acceptance = sign_model(Acceptance(
-            intent_id=iid, offer_id=offers[0].offer_id, offer_hash=content_hash(offers[0]),
-            accepted_at=utcnow()), p.keys.signing)  # fmt: skip
-        records.append((iid.encode(), encode(acceptance)))
-    return records, passthrough.make_crypto_work(intent_keys, vendor_keys, sealing)
 
 
 async def _topics(bootstrap: str, names: list[str], partitions: int) -> None:
@@ -117,7 +91,7 @@ def run_bench(cfg: BenchConfig, say: Say) -> dict[str, Any]:
 
         say("building the message mix (signing every message)…")
         per_run = cfg.intents * (cfg.vendors + 2)
-        records, crypto = _mix(cfg.intents, cfg.vendors)
+        records, crypto = message_mix(cfg.intents, cfg.vendors)
         size = int(statistics.mean(len(v) for _, v in records))
         result["message_size_bytes"] = size
 
