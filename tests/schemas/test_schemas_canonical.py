@@ -25,7 +25,7 @@ from intentcast.schemas import (
     encode,
     utcnow,
 )
-from intentcast.schemas.samples import sample
+from intentcast.schemas._tools.samples import sample
 
 INTENT = sample(Intent)
 CANCEL = sample(Cancel)

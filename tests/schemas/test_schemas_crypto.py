@@ -26,7 +26,7 @@ from intentcast.schemas import (
     verify_model,
     verify_signature,
 )
-from intentcast.schemas.samples import sample, sample_keys, sample_messages
+from intentcast.schemas._tools.samples import sample, sample_keys, sample_messages
 
 KEYS = sample_keys()
 SAMPLES = sample_messages()

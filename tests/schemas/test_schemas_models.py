@@ -27,7 +27,7 @@ from intentcast.schemas import (
     vendor_agreements_topic,
     vendor_feedback_topic,
 )
-from intentcast.schemas.samples import sample
+from intentcast.schemas._tools.samples import sample
 
 INTENT = sample(Intent)
 
