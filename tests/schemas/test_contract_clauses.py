@@ -33,9 +33,7 @@ from intentcast.schemas import (
     decode,
     encode,
     resolve_terms,
-    sha256_hex,
     sign_model,
-    signing_bytes,
     spec_for,
     verify_model,
 )
@@ -50,7 +48,7 @@ from intentcast.schemas._tools.samples import (
     sample_keys,
     sample_messages,
 )
-from intentcast.schemas.canonical import canonical_json, format_float
+from intentcast.schemas.canonical import canonical_json, format_float, sha256_hex, signing_bytes
 from intentcast.schemas.crypto import b64d
 from intentcast.schemas.defaults import field_defaults
 from intentcast.schemas.fields import MONEY_INPUT_PATTERN, MONEY_PATTERN
