@@ -41,7 +41,7 @@ demo: $(STAMP)  ## Kafka, processors, vendors, an intent, offers, an agreement, 
 	$(BIN)/intentcast demo
 
 generate: $(STAMP)  ## regenerate JSON Schemas, AsyncAPI, reason list and test vectors
-	$(BIN)/python -m intentcast.schemas.generate
+	$(BIN)/python -m intentcast.schemas._tools.generate
 
 bench: $(STAMP)  ## micro-benchmarks of the wire contract
 	$(BIN)/python bench/bench_schemas.py

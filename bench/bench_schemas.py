@@ -34,7 +34,7 @@ from intentcast.schemas import (
     sign_model,
     verify_model,
 )
-from intentcast.schemas.samples import sample, sample_keys, sample_messages
+from intentcast.schemas._tools.samples import sample, sample_keys, sample_messages
 
 REPEATS = 7
 COLUMNS = ("encode", "decode", "sign", "verify")

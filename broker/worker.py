@@ -20,7 +20,7 @@ from intentcast.broker.runtime.quarantine import (
 )
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import ensure_topics, ticks_topic
-from intentcast.schemas.logfmt import logging_config
+from intentcast.logs import logging_config
 
 log = logging.getLogger("intentcast.broker.runtime")
 
@@ -55,7 +55,7 @@ def run_worker(settings: BrokerSettings) -> None:
     asyncio.run(ensure_internal_topics(settings))
     _use_uvloop()
     runtime = ProcessorsRuntime(settings)
-    # structured logs: one JSON object per line on stderr (schemas/logfmt.py)
+    # structured logs: one JSON object per line on stderr (intentcast/logs.py)
     config = logging_config(settings.log_level)
     worker = faust.Worker(
         runtime.app, loglevel=settings.log_level, quiet=True, logging_config=config

@@ -2,6 +2,13 @@
 
 This package is the floor of the project: it does no I/O, imports no Kafka code and nothing
 else of ours, so customers, vendors, processors and auditors all agree on the same bytes.
+
+`__all__` is what a producer, consumer or auditor of the wire needs: the messages and their
+parts, the enums, `encode`/`decode` and the content hash, signing, verification and sealing,
+the topics, the errors and the terms roster. The building blocks behind them (field types,
+base64, canonical and signing bytes, the raw signature check) stay in their submodules
+(`intentcast.schemas.crypto`, `.canonical`, `.fields`, ...), so they can change without
+changing this surface (`tests/packaging/test_schemas_surface.py` pins it).
 """
 
 from __future__ import annotations
@@ -14,28 +21,9 @@ from intentcast.schemas.agreement import (
     ConsentService,
     PiiController,
 )
-from intentcast.schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
-from intentcast.schemas.canonical import (
-    MAX_MESSAGE_BYTES,
-    canonical_bytes,
-    canonical_json,
-    content_hash,
-    decode,
-    encode,
-    schema_error_from,
-    sha256_hex,
-    signing_bytes,
-)
-from intentcast.schemas.crypto import (
-    SealingKey,
-    SigningKey,
-    b64d,
-    b64e,
-    seal,
-    sign_model,
-    verify_model,
-    verify_signature,
-)
+from intentcast.schemas.base import Message, SignedModel
+from intentcast.schemas.canonical import MAX_MESSAGE_BYTES, content_hash, decode, encode
+from intentcast.schemas.crypto import SealingKey, SigningKey, sign_model, verify_model
 from intentcast.schemas.errors import IntentcastError, SchemaError, SignatureError
 from intentcast.schemas.events import (
     DeadLetter,
@@ -44,26 +32,8 @@ from intentcast.schemas.events import (
     OfferFeedback,
     StatusKind,
 )
-from intentcast.schemas.fields import (
-    CountryCode,
-    Currency,
-    Hex64,
-    MessageId,
-    Money,
-    PublicKey,
-    Signature,
-    Slug,
-    new_id,
-)
-from intentcast.schemas.intent import (
-    TRANSITIONS,
-    Cancel,
-    Intent,
-    IntentState,
-    Place,
-    Want,
-    can_transition,
-)
+from intentcast.schemas.fields import new_id
+from intentcast.schemas.intent import Cancel, Intent, IntentState, Place, Want, can_transition
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.offer import (
     Acceptance,
@@ -84,7 +54,7 @@ from intentcast.schemas.terms import (
     resolve_terms,
     term_ref,
 )
-from intentcast.schemas.timeutil import UtcDateTime, utcnow
+from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
@@ -126,8 +96,6 @@ __all__ = [
     "OFFERS_DELIVERED",
     "OFFERS_SUBMITTED",
     "ROSTER",
-    "SUPPORTED_VERSIONS",
-    "TRANSITIONS",
     "VENDOR_AGREEMENTS_TOPIC",
     "VENDOR_FEEDBACK_TOPIC",
     "VENDOR_PROFILE_TOPIC",
@@ -139,47 +107,33 @@ __all__ = [
     "ConsentPurpose",
     "ConsentReceipt",
     "ConsentService",
-    "CountryCode",
-    "Currency",
     "DeadLetter",
     "DeliveredOffer",
-    "Hex64",
     "Intent",
     "IntentState",
     "IntentStatus",
     "IntentcastError",
     "Message",
-    "MessageId",
     "MetricsSnapshot",
-    "Money",
     "Offer",
     "OfferFeedback",
     "PiiController",
     "Place",
-    "PublicKey",
     "Purpose",
     "ReasonCode",
     "SchemaError",
     "SealingKey",
-    "Signature",
     "SignatureError",
     "SignedModel",
     "SigningKey",
-    "Slug",
     "StatusKind",
     "Term",
     "TermClauses",
     "TermRef",
     "TopicSpec",
-    "UtcDateTime",
     "VendorProfile",
     "Want",
-    "WireModel",
-    "b64d",
-    "b64e",
     "can_transition",
-    "canonical_bytes",
-    "canonical_json",
     "content_hash",
     "decode",
     "encode",
@@ -188,12 +142,8 @@ __all__ = [
     "open_offer",
     "refs_for",
     "resolve_terms",
-    "schema_error_from",
-    "seal",
     "seal_offer",
-    "sha256_hex",
     "sign_model",
-    "signing_bytes",
     "spec_for",
     "term_ref",
     "utcnow",
@@ -201,5 +151,4 @@ __all__ = [
     "vendor_feedback_topic",
     "vendor_profile_topic",
     "verify_model",
-    "verify_signature",
 ]

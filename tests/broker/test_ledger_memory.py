@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from intentcast.broker.ledger import ChainState
 from intentcast.schemas import Agreement
-from intentcast.schemas.samples import sample
+from intentcast.schemas._tools.samples import sample
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from intentcast.schemas import Offer, SignatureError, VendorProfile, decode, verify_model
-from intentcast.schemas.vectors import build_vectors
+from intentcast.schemas._tools.vectors import build_vectors
 from tests.interop.node import VECTORS, node, vendor_args
 
 

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from intentcast.logs import JsonFormatter
 from intentcast.monitoring import Aggregator, exposition, metric_name
 from intentcast.schemas import IntentStatus, MetricsSnapshot, ReasonCode, StatusKind
-from intentcast.schemas.logfmt import JsonFormatter
 
 T0 = 1_800_000_000.0
 

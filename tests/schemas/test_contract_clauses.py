@@ -33,20 +33,13 @@ from intentcast.schemas import (
     decode,
     encode,
     resolve_terms,
-    sha256_hex,
     sign_model,
-    signing_bytes,
     spec_for,
     verify_model,
 )
-from intentcast.schemas.asyncapi import asyncapi_document
-from intentcast.schemas.canonical import canonical_json, format_float
-from intentcast.schemas.crypto import b64d
-from intentcast.schemas.defaults import field_defaults
-from intentcast.schemas.fields import MONEY_INPUT_PATTERN, MONEY_PATTERN
-from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR
-from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
-from intentcast.schemas.samples import (
+from intentcast.schemas._tools.asyncapi import asyncapi_document
+from intentcast.schemas._tools.generate import PACKAGE_DIR, REPO_DIR
+from intentcast.schemas._tools.samples import (
     SAMPLE_INTENT_ID,
     SAMPLE_PARTITION,
     SAMPLE_PARTITIONS,
@@ -55,6 +48,11 @@ from intentcast.schemas.samples import (
     sample_keys,
     sample_messages,
 )
+from intentcast.schemas.canonical import canonical_json, format_float, sha256_hex, signing_bytes
+from intentcast.schemas.crypto import b64d
+from intentcast.schemas.defaults import field_defaults
+from intentcast.schemas.fields import MONEY_INPUT_PATTERN, MONEY_PATTERN
+from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
 from intentcast.schemas.terms import RETENTION_TEXT
 from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
 

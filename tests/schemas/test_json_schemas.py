@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from intentcast.schemas import MESSAGE_MODELS, encode
-from intentcast.schemas.generate import PACKAGE_DIR
-from intentcast.schemas.samples import sample_messages
+from intentcast.schemas._tools.generate import PACKAGE_DIR
+from intentcast.schemas._tools.samples import sample_messages
 
 SCHEMAS = {
     kind: json.loads((PACKAGE_DIR / "json" / f"{model.__name__}.json").read_text())

@@ -26,8 +26,8 @@ from intentcast.schemas import (
     resolve_terms,
     verify_model,
 )
-from intentcast.schemas.generate import PACKAGE_DIR
-from intentcast.schemas.negative import STAGES, build_negative_vectors
+from intentcast.schemas._tools.generate import PACKAGE_DIR
+from intentcast.schemas._tools.negative import STAGES, build_negative_vectors
 from intentcast.schemas.timeutil import parse_utc
 
 NEGATIVE = json.loads((PACKAGE_DIR / "vectors" / "negative.json").read_text())

@@ -17,7 +17,7 @@ from intentcast.schemas import (
     sign_model,
     term_ref,
 )
-from intentcast.schemas.samples import sample, sample_keys
+from intentcast.schemas._tools.samples import sample, sample_keys
 
 KEYS = sample_keys()
 AGREEMENT = sample(Agreement)

@@ -19,13 +19,12 @@ from intentcast.schemas import (
     Intent,
     ReasonCode,
     SchemaError,
-    canonical_bytes,
-    canonical_json,
     decode,
     encode,
     utcnow,
 )
-from intentcast.schemas.samples import sample
+from intentcast.schemas._tools.samples import sample
+from intentcast.schemas.canonical import canonical_bytes, canonical_json
 
 INTENT = sample(Intent)
 CANCEL = sample(Cancel)

@@ -15,18 +15,15 @@ from intentcast.schemas import (
     SignatureError,
     SignedModel,
     SigningKey,
-    b64d,
-    b64e,
     encode,
     open_offer,
-    seal,
     seal_offer,
     sign_model,
-    signing_bytes,
     verify_model,
-    verify_signature,
 )
-from intentcast.schemas.samples import sample, sample_keys, sample_messages
+from intentcast.schemas._tools.samples import sample, sample_keys, sample_messages
+from intentcast.schemas.canonical import signing_bytes
+from intentcast.schemas.crypto import b64d, b64e, seal, verify_signature
 
 KEYS = sample_keys()
 SAMPLES = sample_messages()

@@ -17,27 +17,30 @@ from intentcast.schemas import (
     SealingKey,
     SignedModel,
     SigningKey,
-    canonical_bytes,
     decode,
-    sha256_hex,
     sign_model,
-    signing_bytes,
     verify_model,
 )
-from intentcast.schemas.asyncapi import asyncapi_document
-from intentcast.schemas.canonical import canonical_json, format_float
+from intentcast.schemas._tools.asyncapi import asyncapi_document
+from intentcast.schemas._tools.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
+from intentcast.schemas._tools.vectors import build_vectors
+from intentcast.schemas.canonical import (
+    canonical_bytes,
+    canonical_json,
+    format_float,
+    sha256_hex,
+    signing_bytes,
+)
 from intentcast.schemas.crypto import b64d, b64e
 from intentcast.schemas.fields import format_money
-from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
 from intentcast.schemas.timeutil import format_utc, parse_utc
-from intentcast.schemas.vectors import build_vectors
 
 VECTORS = json.loads((PACKAGE_DIR / "vectors" / "vectors.json").read_text())
 SAMPLE_FILES = sorted((PACKAGE_DIR / "samples").glob("v*/*.json"))
 
 
 def test_generated_files_have_not_drifted() -> None:
-    assert drifted_files() == [], "run: python -m intentcast.schemas.generate"
+    assert drifted_files() == [], "run: python -m intentcast.schemas._tools.generate"
     assert main(["--check"]) == 0
 
 

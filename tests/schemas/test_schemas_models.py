@@ -13,7 +13,6 @@ from intentcast import schemas
 from intentcast.schemas import (
     CORE_TOPICS,
     MESSAGE_MODELS,
-    TRANSITIONS,
     Intent,
     IntentState,
     Offer,
@@ -27,7 +26,8 @@ from intentcast.schemas import (
     vendor_agreements_topic,
     vendor_feedback_topic,
 )
-from intentcast.schemas.samples import sample
+from intentcast.schemas._tools.samples import sample
+from intentcast.schemas.intent import TRANSITIONS
 
 INTENT = sample(Intent)
 

@@ -15,7 +15,7 @@ from intentcast.schemas import (
     resolve_terms,
     term_ref,
 )
-from intentcast.schemas.generate import PACKAGE_DIR
+from intentcast.schemas._tools.generate import PACKAGE_DIR
 
 
 def test_roster_has_the_published_ids() -> None:

@@ -1,6 +1,6 @@
 """Deterministic cross-language test vectors: canonical bytes, hashes, signatures, sealing.
 
-Besides one case per message kind (from :mod:`schemas.samples`), the vectors hold the cases
+Besides one case per message kind (from :mod:`schemas._tools.samples`), the vectors hold the cases
 other languages get wrong (see docs/protocol.md, "Canonical encoding in other languages"):
 text with U+2028 and HTML characters, integers above 2**53, floats, omitted defaults and
 non-canonical spellings of money and time.
@@ -15,6 +15,14 @@ from typing import Any, Final
 
 import nacl.signing
 
+from intentcast.schemas._tools.samples import (
+    SAMPLE_PARTITIONS,
+    SAMPLE_TIME,
+    deterministic_seal,
+    sample,
+    sample_keys,
+    sample_messages,
+)
 from intentcast.schemas.agreement import Agreement, ConsentReceipt
 from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import (
@@ -32,14 +40,6 @@ from intentcast.schemas.intent import Intent, Want
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.offer import Offer, VendorProfile
 from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
-from intentcast.schemas.samples import (
-    SAMPLE_PARTITIONS,
-    SAMPLE_TIME,
-    deterministic_seal,
-    sample,
-    sample_keys,
-    sample_messages,
-)
 from intentcast.schemas.terms import ROSTER
 from intentcast.schemas.timeutil import format_utc, parse_utc
 

@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any, Final
 
+from intentcast.schemas._tools.samples import SAMPLE_TIME, sample, sample_keys
 from intentcast.schemas.agreement import ConsentReceipt
 from intentcast.schemas.base import SignedModel
 from intentcast.schemas.canonical import MAX_MESSAGE_BYTES, canonical_json, encode, signing_bytes
@@ -19,7 +20,6 @@ from intentcast.schemas.events import MetricsSnapshot
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.offer import Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
-from intentcast.schemas.samples import SAMPLE_TIME, sample, sample_keys
 from intentcast.schemas.terms import refs_for
 from intentcast.schemas.timeutil import format_utc
 
