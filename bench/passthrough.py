@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from intentcast.bench.fanout import Fanout
-from intentcast.bench.peers import PeerRun
+from intentcast.bench.peers import PeerJob, PeerRun, Work
 from intentcast.schemas import Acceptance, Intent, Offer, decode, seal_offer, verify_model
-
-Work = Callable[[bytes], None]
 
 
 def no_crypto(value: bytes) -> None:
@@ -63,53 +59,43 @@ async def fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -
         await producer.stop()
 
 
-async def passthrough(
-    bootstrap: str,
-    source: str,
-    sink: str,
-    partitions: int,
-    count: int,
-    work: Work,
-    fanout: Fanout | None = None,
-    group_id: str | None = None,
-) -> dict[str, Any]:
-    """Read `count` records from the start of `source`, apply `work`, write to `sink`: one
-    record per input, or `fanout`'s number; with a `group_id`, each batch's offsets are
+async def passthrough(job: PeerJob) -> dict[str, Any]:
+    """Read `count` records from the start of `source`, apply `work`, write to `sink` the
+    fanout's number of records per input; with a `group_id`, each batch's offsets are
     committed after its outputs are acknowledged."""
-    fanout = fanout or Fanout(1.0)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
+        bootstrap_servers=job.bootstrap,
+        group_id=job.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=500,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+        bootstrap_servers=job.bootstrap, acks="all", enable_idempotence=True, linger_ms=1
     )
     await consumer.start()
     await producer.start()
-    tps = [TopicPartition(source, p) for p in range(partitions)]
+    tps = [TopicPartition(job.source, p) for p in range(job.partitions)]
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     done = written = 0
     started: float | None = None
     try:
-        while done < count:
+        while done < job.count:
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
             if batch and started is None:
                 started = time.perf_counter()
             futures = []
             for records in batch.values():
                 for record in records:
-                    work(record.value or b"")
-                    for _ in range(fanout.next()):
-                        futures.append(await producer.send(sink, record.value, key=record.key))
+                    job.work(record.value or b"")
+                    for _ in range(job.fanout.next()):
+                        futures.append(await producer.send(job.sink, record.value, key=record.key))
                     done += 1
             if futures:  # the same at-least-once discipline as the processors
                 await asyncio.gather(*futures)
                 written += len(futures)
-            if batch and group_id is not None:
+            if batch and job.group_id is not None:
                 await consumer.commit()
     finally:
         elapsed = time.perf_counter() - (started or time.perf_counter())

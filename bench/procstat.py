@@ -30,9 +30,10 @@ def sample(pid: int) -> ProcSample:
 
 
 def usage(pid: int, before: ProcSample, wall_s: float) -> dict[str, float]:
-    """CPU use over a window (in cores) and the process's peak RSS so far."""
+    """CPU use over a window (in seconds and in cores) and the process's peak RSS so far."""
     after = sample(pid)
     return {
+        "cpu_s": round(after.cpu_s - before.cpu_s, 3),
         "cpu_cores": round((after.cpu_s - before.cpu_s) / max(wall_s, 1e-9), 3),
         "peak_rss_mb": round(after.peak_rss_mb, 1),
     }

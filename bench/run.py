@@ -22,7 +22,10 @@ import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from intentcast.bench import kafka_tools, passthrough, pipeline
+from intentcast.bench.fanout import Fanout
 from intentcast.bench.mix import message_mix
+from intentcast.bench.output_count import output_offsets, written_between
+from intentcast.bench.peers import PeerJob
 from intentcast.bench.plot import save_plot
 from intentcast.bench.procstat import sample, usage
 from intentcast.bench.vendors_proc import vendor_id
@@ -42,7 +45,7 @@ class BenchConfig:
     partitions: int = 6
     repeats: int = 3
     warmup: int = 200
-    latency_rates: tuple[float, ...] = (500.0,)
+    fractions: tuple[float, ...] = (0.25, 0.5, 0.75)  # of the maximum sustained intent rate
     latency_seconds: float = 10.0
     workers: int = 1
     skip_latency: bool = False
@@ -64,6 +67,8 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def run_bench(cfg: BenchConfig, say: Say) -> dict[str, Any]:
+    """Every stage on one broker, in one run: the pipeline first, since the like-for-like
+    ceilings and the peers write as many records per input as it did."""
     dist = resolve_distribution()
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="intentcast-bench-"))
@@ -85,68 +90,146 @@ def run_bench(cfg: BenchConfig, say: Say) -> dict[str, Any]:
     try:
         settings = BrokerSettings(bootstrap=bootstrap, partitions=cfg.partitions)
         asyncio.run(create_all(settings, vendors=[vendor_id(v) for v in range(cfg.vendors)]))
-        tag = str(int(time.time()))
-        src, sink, perf = f"bench.src.{tag}", f"bench.sink.{tag}", f"bench.perf.{tag}"
-        asyncio.run(_topics(bootstrap, [src, sink, perf], cfg.partitions))
-
         say("building the message mix (signing every message)…")
-        per_run = cfg.intents * (cfg.vendors + 2)
         records, crypto = message_mix(cfg.intents, cfg.vendors)
         size = int(statistics.mean(len(v) for _, v in records))
         result["message_size_bytes"] = size
+        result["crypto_us"] = _crypto_figures()
+        result["kafka_tools"] = _tools_stage(cfg, dist, bootstrap, len(records), size, say)
 
-        say(f"stage 1: Kafka's own tools, {per_run} records of {size} B…")
-        prod = [kafka_tools.producer_perf(dist, bootstrap, perf, per_run, size)
-                for _ in range(cfg.repeats)]  # fmt: skip
-        cons = [kafka_tools.consumer_perf(dist, bootstrap, perf, per_run)
-                for _ in range(cfg.repeats)]  # fmt: skip
-        result["kafka_tools"] = {
-            "producer_records_per_s": _median(prod, "records_per_s"),
-            "producer_p99_ms": _median(prod, "latency_p99_ms"),
-            "consumer_records_per_s": statistics.median(cons),
-        }
-
-        say("stage 2: raw aiokafka passthrough, bare and with the crypto…")
-        asyncio.run(passthrough.fill(bootstrap, src, records))
-        bare, with_crypto = [], []
-        for _ in range(cfg.repeats):
-            bare.append(
-                asyncio.run(
-                    passthrough.passthrough(
-                        bootstrap, src, sink, cfg.partitions, len(records), passthrough.no_crypto
-                    )
-                )
-            )
-            with_crypto.append(
-                asyncio.run(
-                    passthrough.passthrough(
-                        bootstrap, src, sink, cfg.partitions, len(records), crypto
-                    )
-                )
-            )
-        result["aiokafka_passthrough"] = {
-            "messages_per_s": _median(bare, "messages_per_s"),
-            "with_crypto_messages_per_s": _median(with_crypto, "messages_per_s"),
-        }
-
-        say("stage 3: the pipeline (processors + vendors + customers)…")
+        say("the pipeline (processors + vendors + customers)…")
         result["pipeline"] = _pipeline_stage(cfg, bootstrap, work, kafka_pid, say)
-        p = result["pipeline"]["throughput"]
-        ceiling = result["aiokafka_passthrough"]
-        result["ratios"] = {
-            "pipeline_vs_passthrough": round(
-                p["processor_inputs_per_s"] / ceiling["messages_per_s"], 3),
-            "pipeline_vs_passthrough_with_crypto": round(
-                p["processor_inputs_per_s"] / ceiling["with_crypto_messages_per_s"], 3),
-            "passthrough_vs_kafka_producer": round(
-                ceiling["messages_per_s"] / result["kafka_tools"]["producer_records_per_s"], 3),
-        }  # fmt: skip
+        fanout = result["pipeline"]["outputs_per_input"]
+        if fanout <= 0:
+            raise RuntimeError("the pipeline wrote no output records: see the processors' log")
+
+        src = f"bench.src.{int(time.time())}"
+        asyncio.run(_topics(bootstrap, [src], cfg.partitions))
+        asyncio.run(passthrough.fill(bootstrap, src, records))
+        say(f"ceilings and peers: {len(records)} inputs, {fanout:.2f} outputs per input…")
+        result["ceilings"] = _ceilings_stage(cfg, bootstrap, src, records, crypto, fanout, say)
+        result["ratios"] = _ratios(result)
+        _plot(cfg, result)
     finally:
         if node is not None:
             node.stop()
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     return result
+
+
+def _tools_stage(
+    cfg: BenchConfig, dist: Any, bootstrap: str, per_run: int, size: int, say: Say
+) -> dict[str, float]:
+    say(f"Kafka's own tools, {per_run} records of {size} B…")
+    perf = f"bench.perf.{int(time.time())}"
+    asyncio.run(_topics(bootstrap, [perf], cfg.partitions))
+    prod = [kafka_tools.producer_perf(dist, bootstrap, perf, per_run, size)
+            for _ in range(cfg.repeats)]  # fmt: skip
+    cons = [kafka_tools.consumer_perf(dist, bootstrap, perf, per_run)
+            for _ in range(cfg.repeats)]  # fmt: skip
+    return {
+        "producer_records_per_s": _median(prod, "records_per_s"),
+        "producer_p99_ms": _median(prod, "latency_p99_ms"),
+        "consumer_records_per_s": statistics.median(cons),
+    }
+
+
+# (name, runs in a thread of its own, like-for-like): the first two are the older ceilings
+CEILINGS = (
+    ("aiokafka passthrough", False),
+    ("aiokafka passthrough + crypto", False),
+    ("aiokafka like-for-like", True),
+    ("confluent-kafka like-for-like", True),
+    ("FastStream peer", True),
+    ("Quix Streams peer", True),
+)
+
+
+def _ceilings_stage(
+    cfg: BenchConfig,
+    bootstrap: str,
+    src: str,
+    records: list[tuple[bytes, bytes]],
+    crypto: Callable[[bytes], None],
+    fanout: float,
+    say: Say,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, like_for_like in CEILINGS:
+        runs = []
+        for i in range(cfg.repeats):
+            sink = f"bench.sink.{len(out)}.{i}.{int(time.time())}"
+            asyncio.run(_topics(bootstrap, [sink], cfg.partitions))
+            job = PeerJob(
+                bootstrap, src, sink, cfg.partitions, len(records),
+                work=crypto if name != "aiokafka passthrough" else passthrough.no_crypto,
+                fanout=Fanout(fanout if like_for_like else 1.0),
+                group_id=f"bench-{len(out)}-{i}-{int(time.time())}" if like_for_like else None,
+            )  # fmt: skip
+            say(f"  {name}, run {i + 1}/{cfg.repeats}")
+            runs.append(_run_peer(name, job))
+        out[name] = {"messages_per_s": _median(runs, "messages_per_s"), "runs": runs}
+    return out
+
+
+def _run_peer(name: str, job: PeerJob) -> dict[str, Any]:
+    """The peers are imported only when they run: `intentcast bench --help` and the pipeline
+    stage do not pay for three more Kafka stacks."""
+    if name.startswith("confluent"):
+        from intentcast.bench.peers import confluent_passthrough
+
+        return confluent_passthrough.passthrough(job)
+    if name.startswith("FastStream"):
+        from intentcast.bench.peers import faststream_peer
+
+        return asyncio.run(faststream_peer.run(job))
+    if name.startswith("Quix"):
+        from intentcast.bench.peers import quix_peer
+
+        return quix_peer.run(job)  # installs signal handlers: the main thread
+    return asyncio.run(passthrough.passthrough(job))
+
+
+def _ratios(result: dict[str, Any]) -> dict[str, float]:
+    pipe = result["pipeline"]["throughput"]["processor_inputs_per_s"]
+    ceilings = result["ceilings"]
+    ratios = {
+        f"pipeline_vs_{_slug(name)}": round(pipe / max(c["messages_per_s"], 1e-9), 3)
+        for name, c in ceilings.items()
+    }
+    raw = ceilings["aiokafka passthrough"]["messages_per_s"]
+    ratios["passthrough_vs_kafka_producer"] = round(
+        raw / result["kafka_tools"]["producer_records_per_s"], 3
+    )
+    return ratios
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" + ", "_with_").replace("-", "_").replace(" ", "_")
+
+
+def _crypto_figures(rounds: int = 2000) -> dict[str, float]:
+    """This machine's own Ed25519 and sealed-box costs, beside every ratio of the run."""
+    from nacl.public import PrivateKey, SealedBox
+    from nacl.signing import SigningKey
+
+    key = SigningKey.generate()
+    signed = key.sign(b"x" * 300)
+    verify = key.verify_key
+    box = SealedBox(PrivateKey.generate().public_key)
+
+    def per_call(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        return round((time.perf_counter() - start) / rounds * 1e6, 1)
+
+    return {
+        "ed25519_sign_us": per_call(lambda: key.sign(b"x" * 300)),
+        "ed25519_verify_us": per_call(lambda: verify.verify(signed)),
+        "sealed_box_seal_us": per_call(lambda: box.encrypt(b"x" * 600)),
+    }
 
 
 def _pipeline_stage(
@@ -178,6 +261,7 @@ def _pipeline_stage(
             raise RuntimeError(f"warm-up finished only {warm.agreements} of {cfg.warmup}; "
                                f"see {log}")  # fmt: skip
         runs, last = [], None
+        counted = asyncio.run(output_offsets(bootstrap))
         before = {k: sample(pid) for k, pid in pids.items()}
         t0 = time.perf_counter()
         for i in range(cfg.repeats):
@@ -186,31 +270,35 @@ def _pipeline_stage(
                                                  cfg.vendors, None, 600))  # fmt: skip
             runs.append(last.summary())
         cpu = {k: usage(pid, before[k], time.perf_counter() - t0) for k, pid in pids.items()}
+        written = written_between(counted, asyncio.run(output_offsets(bootstrap)))
         assert last is not None
-        by_rate = []
-        if not cfg.skip_latency:
-            for rate in cfg.latency_rates:
-                n_lat = int(rate * cfg.latency_seconds)
-                say(f"  latency run: {n_lat} intents at {rate:.0f}/s")
-                run = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat,
-                                                    cfg.vendors, rate, 300))  # fmt: skip
-                by_rate.append((rate, run))
-        lat = by_rate[0][1] if by_rate else last
-        plot = cfg.out.with_suffix(".png")
-        save_plot(
-            plot,
-            {"intent → first offer": lat.first_offer, "acceptance → agreement": lat.agreement},
-            last.timeline,
-            f"Intentcast pipeline, {cfg.vendors} vendors, {cfg.partitions} partitions",
-        )
+        intents_done = sum(r["intents"] for r in runs)
+        inputs_done = sum(r["intents"] + r["offers"] + r["agreements"] for r in runs)
+        for stats in cpu.values():
+            stats["cpu_us_per_intent"] = round(stats["cpu_s"] / max(intents_done, 1) * 1e6, 1)
         keys = ("intents_per_s", "offers_per_s", "agreements_per_s", "processor_inputs_per_s")
+        throughput = {k: _median(runs, k) for k in keys}
+        max_rate = throughput["intents_per_s"]
+        by_fraction, histograms = [], {}
+        for fraction in () if cfg.skip_latency else cfg.fractions:
+            rate = max(1.0, fraction * max_rate)
+            n_lat = max(1, int(rate * cfg.latency_seconds))
+            say(f"  latency at {fraction:.0%} of {max_rate:.0f} intents/s: {n_lat} at {rate:.0f}/s")
+            run = asyncio.run(pipeline.run_load(bootstrap, cfg.partitions, n_lat,
+                                                cfg.vendors, rate, 300))  # fmt: skip
+            by_fraction.append(run.summary() | {"fraction": fraction, "rate": round(rate, 1)})
+            histograms[fraction] = run
         return {
-            "throughput": {k: _median(runs, k) for k in keys},
+            "throughput": throughput,
             "throughput_runs": runs,
-            "latency_at_rate": lat.summary() | {"rate": by_rate[0][0] if by_rate else None},
-            "latency_by_rate": [run.summary() | {"rate": rate} for rate, run in by_rate],
-            "processes": cpu, "plot": str(plot),
-        }  # fmt: skip
+            "max_sustained_intents_per_s": max_rate,
+            "outputs_per_input": round(sum(written.values()) / max(inputs_done, 1), 3),
+            "outputs_by_topic": written,
+            "latency_by_fraction": by_fraction,
+            "processes": cpu,
+            "timeline": last.timeline,
+            "_latency_runs": histograms,  # for the plot; not written to the JSON
+        }
     finally:
         for w in workers:
             w.stop()
@@ -221,6 +309,24 @@ def _pipeline_stage(
             vend.kill()
             vend.wait()
         vend_log.close()
+
+
+def _plot(cfg: BenchConfig, result: dict[str, Any]) -> None:
+    pipe = result["pipeline"]
+    latencies = {}
+    runs: dict[float, pipeline.RunResult] = pipe.pop("_latency_runs")
+    for fraction, run in sorted(runs.items()):
+        latencies[f"first offer @ {fraction:.0%}"] = run.first_offer
+        latencies[f"agreement @ {fraction:.0%}"] = run.agreement
+    stages = {"Intentcast pipeline": pipe["throughput"]["processor_inputs_per_s"]}
+    stages |= {name: c["messages_per_s"] for name, c in result["ceilings"].items()}
+    plot = cfg.out.with_suffix(".png")
+    save_plot(
+        plot, latencies, [tuple(t) for t in pipe.pop("timeline")],
+        f"Intentcast pipeline, {cfg.vendors} vendors, {cfg.partitions} partitions",
+        stages=stages,
+    )  # fmt: skip
+    pipe["plot"] = str(plot)
 
 
 def _cpus() -> int:

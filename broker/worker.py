@@ -20,7 +20,6 @@ from intentcast.broker.runtime.quarantine import (
 )
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import ensure_topics, ticks_topic
-from intentcast.logs import logging_config
 
 log = logging.getLogger("intentcast.broker.runtime")
 
@@ -43,8 +42,12 @@ def _use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def run_worker(settings: BrokerSettings) -> None:
+def run_worker(settings: BrokerSettings, logging_config: dict[str, Any] | None = None) -> None:
     """Block until SIGINT/SIGTERM (faust handles the signals and the orderly stop).
+
+    `logging_config` is a `logging.config.dictConfig` mapping that faust's worker applies (the
+    CLI passes its JSON-lines format, `intentcast.logs`): how a process logs is the process's
+    choice, not the processors'.
 
     Exits 1 after a fault of the whole worker, so a supervisor (systemd, Kubernetes, docker
     compose's restart policy) starts it again; the watchdog of `broker.runtime.supervision`
@@ -55,10 +58,8 @@ def run_worker(settings: BrokerSettings) -> None:
     asyncio.run(ensure_internal_topics(settings))
     _use_uvloop()
     runtime = ProcessorsRuntime(settings)
-    # structured logs: one JSON object per line on stderr (intentcast/logs.py)
-    config = logging_config(settings.log_level)
     worker = faust.Worker(
-        runtime.app, loglevel=settings.log_level, quiet=True, logging_config=config
+        runtime.app, loglevel=settings.log_level, quiet=True, logging_config=logging_config
     )
     try:
         worker.execute_from_commandline()

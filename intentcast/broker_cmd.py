@@ -23,6 +23,7 @@ from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
 from intentcast.console import console, err_console
 from intentcast.doctor import TopicProblem, quiet_kafka_client, topic_problems
+from intentcast.logs import logging_config
 
 T = TypeVar("T")
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
@@ -172,7 +173,7 @@ def run(
         f"data in {folder}; Ctrl-C stops",
         soft_wrap=True,
     )
-    run_worker(settings)
+    run_worker(settings, logging_config(settings.log_level))  # JSON lines on stderr
 
 
 @topics_app.command("create")

@@ -4,8 +4,8 @@ The processors' faust worker and every command of the CLI, the customer and the 
 runs included, log the same shape (ts, level, logger, msg, extra fields), so this module is
 the one place that defines it. It is process setup, not wire contract, so it lives with the
 CLI rather than in `schemas/`: the agents never configure logging (the process that hosts
-them does), and `broker/worker.py`, which only `intentcast broker run` starts, hands the same
-configuration to faust's worker.
+them does), and `intentcast broker run` hands the same configuration to faust's worker
+(`broker.worker.run_worker` takes it as an argument: the processors never import the CLI).
 
 `INTENTCAST_LOG_LEVEL` (debug, info, warn, error; default warn) picks the level. Rich output
 for people stays on stdout; logs are for machines and go to stderr, one JSON object a line.

@@ -156,6 +156,11 @@ def _money_input(value: Any, info: ValidationInfo) -> Any:
 
 
 def _normalise_money(value: Decimal) -> Decimal:
+    """Checked here too, not only by ``max_digits``: pydantic releases differ on how they
+    count a Decimal's integer digits (2.13 lets "100000000" through with 12 and 4), and the
+    contract's limit must not move with the installed pydantic."""
+    if value.adjusted() >= MONEY_INTEGER_DIGITS:
+        raise ValueError(f"money has at most {MONEY_INTEGER_DIGITS} integer digits")
     return Decimal(format_money(value))
 
 

@@ -9,8 +9,33 @@ the processors' discipline. Only the client or framework around the work differs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from intentcast.bench.fanout import Fanout
+
+Work = Callable[[bytes], None]
+
+
+@dataclass(frozen=True)
+class PeerJob:
+    """What every peer is given: the same topics, the same work, the same outputs per input."""
+
+    bootstrap: str
+    source: str
+    sink: str
+    partitions: int
+    count: int  # inputs to handle
+    work: Work
+    fanout: Fanout = field(default_factory=Fanout)
+    group_id: str | None = None  # None: no offsets committed (the older, bare ceilings)
+    timeout_s: float = 300.0
+
+    def group(self, peer: str) -> str:
+        """The consumer group whose offsets the peer commits."""
+        return self.group_id or f"bench-{peer}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

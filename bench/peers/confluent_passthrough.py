@@ -8,39 +8,26 @@ its offsets committed, synchronously.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from intentcast.bench.fanout import Fanout
-from intentcast.bench.passthrough import Work
-from intentcast.bench.peers import PeerRun
+from intentcast.bench.peers import PeerJob, PeerRun
 
 BATCH = 500
 
 
-def passthrough(
-    bootstrap: str,
-    source: str,
-    sink: str,
-    partitions: int,
-    count: int,
-    work: Work,
-    fanout: Fanout,
-    timeout_s: float = 300.0,
-    group_id: str | None = None,
-) -> dict[str, Any]:
+def passthrough(job: PeerJob) -> dict[str, Any]:
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
-            "group.id": group_id or f"bench-confluent-{uuid.uuid4().hex[:8]}",
+            "bootstrap.servers": job.bootstrap,
+            "group.id": job.group("confluent"),
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
         }
     )
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+        {"bootstrap.servers": job.bootstrap, "acks": "all", "enable.idempotence": True,
          "linger.ms": 1}
     )  # fmt: skip
     failures: list[KafkaError] = []
@@ -49,12 +36,13 @@ def passthrough(
         if err is not None:
             failures.append(err)
 
-    consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in range(partitions)])
+    tps = [TopicPartition(job.source, p, OFFSET_BEGINNING) for p in range(job.partitions)]
+    consumer.assign(tps)
     done = written = 0
     started: float | None = None
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + job.timeout_s
     try:
-        while done < count and time.monotonic() < deadline:
+        while done < job.count and time.monotonic() < deadline:
             batch = consumer.consume(num_messages=BATCH, timeout=0.5)
             if batch and started is None:
                 started = time.perf_counter()
@@ -62,9 +50,9 @@ def passthrough(
                 if msg.error() is not None:
                     raise RuntimeError(f"consume failed: {msg.error()}")
                 value = msg.value() or b""
-                work(value)
-                for _ in range(fanout.next()):
-                    producer.produce(sink, value, msg.key(), on_delivery=acknowledged)
+                job.work(value)
+                for _ in range(job.fanout.next()):
+                    producer.produce(job.sink, value, msg.key(), on_delivery=acknowledged)
                     written += 1
                 producer.poll(0)
                 done += 1

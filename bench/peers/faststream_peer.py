@@ -9,34 +9,21 @@ all of their acknowledgements before it returns.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-import uuid
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from intentcast.bench.fanout import Fanout
-from intentcast.bench.passthrough import Work
-from intentcast.bench.peers import PeerRun
+from intentcast.bench.peers import PeerJob, PeerRun
 
 BATCH = 500
 
 
-async def run(
-    bootstrap: str,
-    source: str,
-    sink: str,
-    count: int,
-    work: Work,
-    fanout: Fanout,
-    timeout_s: float = 300.0,
-    group_id: str | None = None,
-) -> dict[str, Any]:
+async def run(job: PeerJob) -> dict[str, Any]:
     broker = KafkaBroker(
-        bootstrap, acks="all", enable_idempotence=True, linger_ms=1, log_level=logging.WARNING
+        job.bootstrap, acks="all", enable_idempotence=True, linger_ms=1, logger=None
     )
     done = asyncio.Event()
     seen = written = 0
@@ -44,10 +31,10 @@ async def run(
     finished = 0.0
 
     @broker.subscriber(
-        source,
+        job.source,
         batch=True,
         max_records=BATCH,
-        group_id=group_id or f"bench-faststream-{uuid.uuid4().hex[:8]}",
+        group_id=job.group("faststream"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
     )
@@ -58,18 +45,20 @@ async def run(
         pending = []
         for record in message.raw_message:
             value = record.value or b""
-            work(value)
-            for _ in range(fanout.next()):
-                pending.append(await broker.publish(value, sink, key=record.key, no_confirm=True))
+            job.work(value)
+            for _ in range(job.fanout.next()):
+                pending.append(
+                    await broker.publish(value, job.sink, key=record.key, no_confirm=True)
+                )
         await asyncio.gather(*pending)  # acknowledged before the batch is acked
         written += len(pending)
         seen += len(message.raw_message)
-        if seen >= count:
+        if seen >= job.count:
             finished = time.perf_counter()
             done.set()
 
     async with broker:
         await broker.start()
-        await asyncio.wait_for(done.wait(), timeout_s)
+        await asyncio.wait_for(done.wait(), job.timeout_s)
         await asyncio.sleep(0.2)  # the last batch's commit follows the handler's return
     return PeerRun(seen, written, finished - (started or finished)).summary()

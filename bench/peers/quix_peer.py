@@ -10,31 +10,22 @@ passthrough` is the framework's own cost.
 from __future__ import annotations
 
 import time
-import uuid
+import warnings
 from typing import Any
 
-from quixstreams import Application
+with warnings.catch_warnings():  # a dependency of Quix Streams warns about its own httpx use
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from quixstreams import Application
 
-from intentcast.bench.fanout import Fanout
-from intentcast.bench.passthrough import Work
-from intentcast.bench.peers import PeerRun
+from intentcast.bench.peers import PeerJob, PeerRun
 
 BATCH = 500
 
 
-def run(
-    bootstrap: str,
-    source: str,
-    sink: str,
-    count: int,
-    work: Work,
-    fanout: Fanout,
-    timeout_s: float = 300.0,
-    group_id: str | None = None,
-) -> dict[str, Any]:
+def run(job: PeerJob) -> dict[str, Any]:
     app = Application(
-        broker_address=bootstrap,
-        consumer_group=group_id or f"bench-quix-{uuid.uuid4().hex[:8]}",
+        broker_address=job.bootstrap,
+        consumer_group=job.group("quix"),
         auto_offset_reset="earliest",
         processing_guarantee="at-least-once",
         commit_every=BATCH,
@@ -43,8 +34,8 @@ def run(
         use_changelog_topics=False,
         producer_extra_config={"enable.idempotence": True, "acks": "all", "linger.ms": 1},
     )
-    src = app.topic(source, value_deserializer="bytes", key_deserializer="bytes")
-    out = app.topic(sink, value_serializer="bytes", key_serializer="bytes")
+    src = app.topic(job.source, value_deserializer="bytes", key_deserializer="bytes")
+    out = app.topic(job.sink, value_serializer="bytes", key_serializer="bytes")
     seen = 0
     started: float | None = None
 
@@ -52,16 +43,18 @@ def run(
         nonlocal seen, started
         if started is None:
             started = time.perf_counter()
-        work(value)
+        job.work(value)
         seen += 1
-        return [value] * fanout.next()
+        return [value] * job.fanout.next()
 
     app.dataframe(src).apply(expand, expand=True).to_topic(out)
-    total = fanout.total(count)
+    total = job.fanout.total(job.count)
     # stops after `total` outputs; an input whose fanout is 0 writes none, so the count
     # of inputs is checked below rather than trusted
-    app.run(count=total, timeout=timeout_s, collect=False)
+    app.run(count=total, timeout=job.timeout_s, collect=False)
     finished = time.perf_counter()
-    if seen < count:
-        raise RuntimeError(f"Quix Streams handled {seen} of {count} inputs in {timeout_s:.0f} s")
+    if seen < job.count:
+        raise RuntimeError(
+            f"Quix Streams handled {seen} of {job.count} inputs in {job.timeout_s:.0f} s"
+        )
     return PeerRun(seen, total, finished - (started or finished)).summary()

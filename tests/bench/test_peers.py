@@ -16,7 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from intentcast.bench import passthrough
 from intentcast.bench.fanout import Fanout
 from intentcast.bench.mix import message_mix
-from intentcast.bench.peers import confluent_passthrough, faststream_peer, quix_peer
+from intentcast.bench.output_count import is_processor_output, output_offsets, written_between
+from intentcast.bench.peers import PeerJob, confluent_passthrough, faststream_peer, quix_peer
+from intentcast.schemas import INTENTS_SUBMITTED
 
 pytestmark = pytest.mark.kafka
 
@@ -50,26 +52,16 @@ async def _committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
 
 
-Runner = Callable[[str, str, str, Callable[[bytes], None], Fanout, str], Awaitable[dict[str, Any]]]
+Runner = Callable[[PeerJob], Awaitable[dict[str, Any]]]
 
 
-async def _aiokafka(b: str, src: str, sink: str, work: Any, f: Fanout, g: str) -> dict[str, Any]:
-    return await passthrough.passthrough(b, src, sink, PARTITIONS, INTENTS * 5, work, f, g)
-
-
-async def _confluent(b: str, src: str, sink: str, work: Any, f: Fanout, g: str) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        confluent_passthrough.passthrough, b, src, sink, PARTITIONS, INTENTS * 5, work, f, 60.0, g
-    )
-
-
-async def _faststream(b: str, src: str, sink: str, work: Any, f: Fanout, g: str) -> dict[str, Any]:
-    return await faststream_peer.run(b, src, sink, INTENTS * 5, work, f, 60.0, g)
+async def _confluent(job: PeerJob) -> dict[str, Any]:
+    return await asyncio.to_thread(confluent_passthrough.passthrough, job)
 
 
 @pytest.mark.parametrize(
     "runner",
-    [_aiokafka, _confluent, _faststream],
+    [passthrough.passthrough, _confluent, faststream_peer.run],
     ids=["aiokafka", "confluent-kafka", "faststream"],
 )
 async def test_a_peer_works_every_input_and_commits_after_its_outputs(
@@ -82,7 +74,7 @@ async def test_a_peer_works_every_input_and_commits_after_its_outputs(
     src, sink, group = unique("src"), unique("sink"), unique("group")
     await make_topics(src, sink, partitions=PARTITIONS)
     records, work, worked = await _filled(kafka_bootstrap, src)
-    result = await runner(kafka_bootstrap, src, sink, work, Fanout(RATIO), group)
+    result = await runner(_job(kafka_bootstrap, src, sink, len(records), work, group))
     await _check(kafka_bootstrap, admin, result, len(records), len(worked), sink, group, src)
 
 
@@ -103,8 +95,7 @@ def test_the_quix_streams_peer_works_every_input_and_commits_after_its_outputs(
         return await _filled(kafka_bootstrap, src)
 
     records, work, worked = _in_thread(setup())
-    fanout = Fanout(RATIO)
-    result = quix_peer.run(kafka_bootstrap, src, sink, len(records), work, fanout, 60.0, group)
+    result = quix_peer.run(_job(kafka_bootstrap, src, sink, len(records), work, group))
 
     async def check() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
@@ -116,6 +107,12 @@ def test_the_quix_streams_peer_works_every_input_and_commits_after_its_outputs(
             await admin.close()
 
     _in_thread(check())
+
+
+def _job(
+    bootstrap: str, src: str, sink: str, count: int, work: Callable[[bytes], None], group: str
+) -> PeerJob:
+    return PeerJob(bootstrap, src, sink, PARTITIONS, count, work, Fanout(RATIO), group, 60.0)
 
 
 T = TypeVar("T")
@@ -156,3 +153,18 @@ async def _check(
     assert await _end_offsets(bootstrap, sink) == Fanout(RATIO).total(inputs)
     assert await _committed(admin, group, src) == inputs
     assert result["messages_per_s"] > 0
+
+
+async def test_the_processors_outputs_are_counted_and_their_inputs_are_not(
+    kafka_bootstrap: str, make_topics: Callable[..., Awaitable[None]], unique: Callable[[str], str]
+) -> None:
+    out, profile = unique("out"), unique("vendor") + ".profile"
+    await make_topics(out, profile, partitions=PARTITIONS)
+    before = await output_offsets(kafka_bootstrap)
+    records = [(b"k%d" % i, b"v") for i in range(7)]
+    await passthrough.fill(kafka_bootstrap, out, records)
+    await passthrough.fill(kafka_bootstrap, profile, records)  # a vendor's, not an output
+    written = written_between(before, await output_offsets(kafka_bootstrap))
+    assert written == {out: 7}
+    assert not is_processor_output(INTENTS_SUBMITTED)  # what the processors read
+    assert not is_processor_output("__consumer_offsets")
