@@ -42,7 +42,7 @@ def save_plot(
     left.set_ylabel("fraction of requests")
     left.set_title("Latency CDF at fractions of the maximum rate")
     left.grid(True, which="both", alpha=0.3)
-    left.legend()
+    left.legend(fontsize=8, loc="lower right")
     secs = [t for t, _, _ in timeline]
     right.plot(secs, [o for _, o, _ in timeline], label="offers delivered / s")
     right.plot(secs, [a for _, _, a in timeline], label="agreements / s")
