@@ -36,7 +36,7 @@ from intentcast.schemas.crypto import (
     verify_model,
     verify_signature,
 )
-from intentcast.schemas.errors import IntentcastError, SchemaError, SignatureError
+from intentcast.schemas.errors import IntentcastError, Rejected, SchemaError, SignatureError
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -159,6 +159,7 @@ __all__ = [
     "PublicKey",
     "Purpose",
     "ReasonCode",
+    "Rejected",
     "SchemaError",
     "SealingKey",
     "Signature",

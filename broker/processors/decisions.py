@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from intentcast.broker.context import Context
 from intentcast.broker.ledger import find_recorded
-from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.processors.refusals import CustomerRecord, refuse
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_acceptance, check_cancel
@@ -23,7 +24,6 @@ from intentcast.schemas import (
     Intent,
     IntentState,
     Offer,
-    ReasonCode,
     SchemaError,
     StatusKind,
     decode,
@@ -37,7 +37,7 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
     try:
         acceptance = decode(Acceptance, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "acceptances")
+        await refuse(ctx, rec, exc, CustomerRecord("acceptance", rec.field("intent_id")))
         return
     record = ctx.store.get(acceptance.intent_id)
     digest = hashlib.sha256(rec.value or b"").hexdigest()
@@ -55,7 +55,7 @@ async def handle_acceptance(ctx: Context, rec: Incoming) -> None:
             acceptance, record_key=rec.key, record=record, now=ctx.clock()
         )
     except Refused as exc:
-        await _refuse(ctx, rec, acceptance.intent_id, exc.reason, exc.detail, "acceptances")
+        await refuse(ctx, rec, exc, CustomerRecord("acceptance", acceptance.intent_id))
         return
     assert record is not None
     await _agree(ctx, rec, Accepted(intent, offer, acceptance, record, digest))
@@ -145,13 +145,13 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
     try:
         cancel = decode(Cancel, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "cancels")
+        await refuse(ctx, rec, exc, CustomerRecord("cancel", rec.field("intent_id")))
         return
     record = ctx.store.get(cancel.intent_id)
     try:
         check_cancel(cancel, record_key=rec.key, record=record, now=ctx.clock())
     except Refused as exc:
-        await _refuse(ctx, rec, cancel.intent_id, exc.reason, exc.detail, "cancels")
+        await refuse(ctx, rec, exc, CustomerRecord("cancel", cancel.intent_id))
         return
     assert record is not None
     await ctx.outputs.status(cancel.intent_id, StatusKind.CANCELLED)
@@ -160,14 +160,3 @@ async def handle_cancel(ctx: Context, rec: Incoming) -> None:
         record.transition(IntentState.CANCELLED, delivered={}, offers_per_vendor={}),
     )
     ctx.metrics.count("cancels.done")
-
-
-async def _refuse(
-    ctx: Context, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str, what: str
-) -> None:
-    ctx.metrics.count(f"{what}.rejected.{reason.value}")
-    await dead_letter(ctx, rec, reason, detail)
-    if is_message_id(intent_id):
-        await ctx.outputs.status(
-            intent_id, StatusKind.REJECTED, reason=reason, detail=f"{what[:-1]}: {detail}"
-        )

@@ -29,6 +29,7 @@ from intentcast.schemas.canonical import canonical_json, format_float
 from intentcast.schemas.crypto import b64d, b64e
 from intentcast.schemas.fields import format_money
 from intentcast.schemas.generate import PACKAGE_DIR, REPO_DIR, drifted_files, main
+from intentcast.schemas.reasons import Audience
 from intentcast.schemas.timeutil import format_utc, parse_utc
 from intentcast.schemas.vectors import build_vectors
 
@@ -48,7 +49,9 @@ def test_vectors_file_equals_rebuild() -> None:
 def test_reasons_doc_lists_every_code() -> None:
     text = (REPO_DIR / "docs" / "reasons.md").read_text()
     for code in ReasonCode:
-        assert f"| `{code.value}` | {code.description} |" in text
+        told = ", ".join(who.value for who in Audience if who in code.audience)
+        retriable = "yes" if code.retriable else "no"
+        assert f"| `{code.value}` | {told} | {retriable} | {code.description} |" in text
 
 
 def test_samples_exist_for_every_kind() -> None:
