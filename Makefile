@@ -40,8 +40,9 @@ test-fast: $(STAMP)  ## unit tests only, no broker
 demo: $(STAMP)  ## Kafka, processors, vendors, an intent, offers, an agreement, the audit
 	$(BIN)/intentcast demo
 
-generate: $(STAMP)  ## regenerate JSON Schemas, AsyncAPI, reason list and test vectors
+generate: $(STAMP)  ## regenerate JSON Schemas, AsyncAPI, reason list, ACL table and test vectors
 	$(BIN)/python -m intentcast.schemas._tools.generate
+	$(BIN)/python -m intentcast.broker.acl_doc
 
 bench: $(STAMP)  ## micro-benchmarks of the wire contract
 	$(BIN)/python bench/bench_schemas.py

@@ -1,9 +1,12 @@
 """Who may do what on a secure cluster: the principals, their ACLs and quotas, as plain data.
 
-Deny by default: a principal holds exactly the rules listed here and nothing else. The ACL
-table in docs/security.md is generated from these rules (`acl_table_markdown`) and a test
-keeps the two equal; another test checks what the real broker allows against the policy of
-issue #5, written down independently.
+Deny by default: a principal holds exactly the rules listed here and nothing else. Every topic
+ACL is derived from the producers and consumers of the topic specs (`schemas.topics`), which
+also make the AsyncAPI and protocol.md's topic table, so the three cannot disagree; only what
+no topic spec describes (consumer groups, topic creation, faust's own topics) is listed here.
+The ACL table in docs/security.md is generated from the rules (`broker.acl_doc`, part of
+`make generate`); a test checks what the real broker allows against the policy of issue #5,
+written down independently.
 """
 
 from __future__ import annotations
@@ -15,20 +18,7 @@ from typing import Final
 
 from intentcast.schemas.errors import IntentcastError
 from intentcast.schemas.fields import SLUG_PATTERN
-from intentcast.schemas.topics import (
-    ACCEPTANCES,
-    AGREEMENTS,
-    CANCELS,
-    DEAD_LETTERS,
-    INTENT_STATUS,
-    INTENTS_SUBMITTED,
-    METRICS,
-    OFFERS_DELIVERED,
-    OFFERS_SUBMITTED,
-    VENDOR_REGISTRY,
-    VENDOR_TOPIC_PREFIX,
-    vendor_profile_topic,
-)
+from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, VENDOR_TOPIC_PREFIX, TopicSpec
 
 MARKET_PREFIX: Final = "intentcast.market."
 TOPIC_NAMESPACE: Final = "intentcast."
@@ -161,9 +151,12 @@ class Principal:
         if self.kind is Kind.PROCESSORS:
             return _processor_rules(self.app_prefix)
         if self.kind is Kind.CUSTOMER:
-            return CUSTOMER_RULES
+            return topic_rules(self)
         if self.kind is Kind.MONITOR:
-            return MONITOR_RULES
+            return (
+                *topic_rules(self),
+                Rule(G, MONITOR_GROUP_PREFIX, P, (R, D), "its own consumer groups"),
+            )
         assert self.vendor_id is not None
         return vendor_rules(self.vendor_id)
 
@@ -176,64 +169,79 @@ T, G, L, P = Resource.TOPIC, Resource.GROUP, Pattern.LITERAL, Pattern.PREFIXED
 R, W, D, C, DC = Op.READ, Op.WRITE, Op.DESCRIBE, Op.CREATE, Op.DESCRIBE_CONFIGS
 
 
+_OP_ORDER: Final = (R, W, D, C, DC)
+_OWNER: Final = "vendor-{vendor_id}"
+"""The vendor a per-vendor topic is named after (``vendor-*`` is every vendor)."""
+
+
+def topic_rules(principal: Principal) -> tuple[Rule, ...]:
+    """The principal's topic ACLs, from the topic specs: Write and Describe where it produces,
+    Read and Describe where it consumes; rules on one name are merged.
+
+    A template topic is a prefixed rule on the part before its placeholder (every market,
+    every vendor's topic), except for the vendor it is named after, who gets its own topic
+    as a literal: so each vendor reaches exactly its own topics, and no name it does not
+    have yet.
+    """
+    merged: dict[tuple[str, Pattern], tuple[set[Op], list[str]]] = {}
+    for spec in (*CORE_TOPICS, *TEMPLATE_TOPICS):
+        ops = set[Op]()
+        for names, granted in ((spec.producers, (W, D)), (spec.consumers, (R, D))):
+            ops.update(granted if _named(principal, names) else ())
+        if not ops:
+            continue
+        target, why = _target(spec, principal)
+        held, whys = merged.setdefault(target, (set(), []))
+        held |= ops
+        if why and why not in whys:
+            whys.append(why)
+    return tuple(
+        Rule(T, name, pattern, tuple(op for op in _OP_ORDER if op in ops), "; ".join(whys))
+        for (name, pattern), (ops, whys) in merged.items()
+    )
+
+
+def _named(principal: Principal, names: tuple[str, ...]) -> bool:
+    """Whether a producers or consumers list names the principal (`admin` needs no ACL)."""
+    if principal.kind is Kind.VENDOR:
+        return "vendor-*" in names or _OWNER in names
+    return principal.kind.value in names
+
+
+def _spelled(spec: TopicSpec, principal: Principal) -> str:
+    """How the spec spells the principal, to look up its use."""
+    if principal.kind is not Kind.VENDOR:
+        return principal.kind.value
+    return _OWNER if _OWNER in spec.producers + spec.consumers else "vendor-*"
+
+
+def _target(spec: TopicSpec, principal: Principal) -> tuple[tuple[str, Pattern], str]:
+    why = spec.use_of(_spelled(spec, principal))
+    if not spec.is_template:
+        return (spec.name, L), why
+    if principal.kind is Kind.VENDOR and _spelled(spec, principal) == _OWNER:
+        return (spec.name.format(vendor_id=principal.vendor_id), L), why
+    return (spec.name.partition("{")[0], P), why
+
+
 def _processor_rules(app_prefix: str) -> tuple[Rule, ...]:
-    inputs = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS)
-    outputs = (INTENT_STATUS, DEAD_LETTERS, METRICS)
     return (
-        *(Rule(T, t, L, (R, D), "input the processors validate") for t in inputs),
-        *(Rule(T, t, L, (W, D), "output of the processors") for t in outputs),
-        Rule(
-            T, OFFERS_DELIVERED, L, (R, W, D), "sealed offers out; the tail re-read after a crash"
-        ),
-        Rule(T, AGREEMENTS, L, (R, W, D), "the hash chain: appended and re-read to resume"),
-        Rule(
-            T, VENDOR_REGISTRY, L, (R, W, D), "accepted profiles: republished, then folded by all"
-        ),
-        Rule(T, MARKET_PREFIX, P, (W, D), "validated intents, one topic per market"),
-        Rule(
-            T,
-            VENDOR_TOPIC_PREFIX,
-            P,
-            (R, W, D),
-            "vendors' profiles in (pattern subscription); feedback and agreement copies out",
-        ),
+        *topic_rules(Principal(Kind.PROCESSORS, app_prefix=app_prefix)),
         Rule(T, TOPIC_NAMESPACE, P, (C, DC), "the topic layout and per-vendor topics"),
         Rule(T, app_prefix, P, (R, W, D, C, DC), "faust's own changelog, leader and tick topics"),
         Rule(G, app_prefix, P, (R, D), "the processors' consumer group"),
     )
 
 
-CUSTOMER_RULES: Final = (
-    Rule(T, INTENTS_SUBMITTED, L, (W, D), "publish intents"),
-    Rule(T, ACCEPTANCES, L, (W, D), "accept one delivered offer"),
-    Rule(T, CANCELS, L, (W, D), "withdraw an open intent"),
-    Rule(T, OFFERS_DELIVERED, L, (R, D), "sealed offers; only the intent key opens them"),
-    Rule(T, INTENT_STATUS, L, (R, D), "what happened to an intent"),
-    Rule(T, AGREEMENTS, L, (R, D), "the agreement and `audit verify` (no consumer group)"),
-    Rule(T, VENDOR_REGISTRY, L, (R, D), "the vendors the processors accepted (public)"),
-)
-
-MONITOR_RULES: Final = (
-    Rule(T, METRICS, L, (R, D), "counters, gauges and latencies"),
-    Rule(T, INTENT_STATUS, L, (R, D), "outcome counts per reason"),
-    Rule(T, VENDOR_REGISTRY, L, (R, D), "the vendors the processors accepted (public)"),
-    Rule(G, MONITOR_GROUP_PREFIX, P, (R, D), "its own consumer groups"),
-)
-
-
 def vendor_rules(vendor_id: str) -> tuple[Rule, ...]:
-    """A vendor's rules; its own names end in '.' so `acme` never matches `acme-bikes`.
+    """A vendor's rules; its own group names end in '.' so `acme` never matches `acme-bikes`.
 
-    The only topic under its own prefix it may write is its profile topic (a literal ACL):
-    that is what binds the vendor id in a profile to the authenticated principal.
+    Its own topics are literal ACLs (from the topic specs); the profile topic is the only one
+    it writes, which is what binds the vendor id in a profile to the authenticated principal.
     """
     own = f"{VENDOR_TOPIC_PREFIX}{vendor_id}"
     return (
-        Rule(T, MARKET_PREFIX, P, (R, D), "every market: intents are public broadcasts"),
-        Rule(T, vendor_profile_topic(vendor_id), L, (W,), "its profile, under its own id only"),
-        Rule(T, VENDOR_REGISTRY, L, (R, D), "its registration, and who else is listed"),
-        Rule(T, OFFERS_SUBMITTED, L, (W, D), "send signed offers"),
-        Rule(T, own + ".", P, (R, D), "its own profile, feedback and agreement topics only"),
+        *topic_rules(Principal(Kind.VENDOR, vendor_id)),
         Rule(G, own, L, (R, D), "the group its instances share"),
         Rule(G, own + ".", P, (R, D), "per-instance groups of the SDK"),
     )

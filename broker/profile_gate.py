@@ -3,7 +3,9 @@
 A vendor writes its profile to `intentcast.vendor.<id>.profile`, which only its principal may
 write. The gate reads all those topics by pattern, applies `check_vendor_profile` and
 republishes accepted profiles to `intentcast.vendors.registry`, which only the processors
-write and every worker's `VendorRegistry` folds. Refused profiles are dead-lettered.
+write and every worker's `VendorRegistry` folds. A refused profile is told to the vendor on
+its own feedback topic and, as the code's audience wants, dead-lettered
+(`broker.processors.refusals`).
 
 Why an aiokafka consumer and not a faust agent: faust-streaming 0.15 subscribes by topic
 names only (its aiokafka driver ignores a topic's pattern, so a pattern agent receives
@@ -11,7 +13,7 @@ nothing), and a new topic in faust's own group would rebalance every agent and i
 Here the consumer has a group of its own, `<app_id>-profiles`, so each profile topic is
 checked by one worker at a time; `metadata_max_age_ms` of 5 s makes a vendor topic created
 after start join the subscription within seconds. Offsets are committed only after the
-republished record and the dead letters are acknowledged (at least once; a replay republishes
+republished record and the refusals are acknowledged (at least once; a replay republishes
 nothing, as the registry already holds the same profile).
 """
 
@@ -28,10 +30,11 @@ from aiokafka.structs import OffsetAndMetadata
 
 from intentcast.broker.context import Context
 from intentcast.broker.outputs import Outputs
-from intentcast.broker.processors.incoming import Incoming, dead_letter
+from intentcast.broker.processors.incoming import Incoming
 from intentcast.broker.processors.profiles import check_vendor_profile, ensure_vendor_topics
+from intentcast.broker.processors.refusals import VendorRecord, refuse
 from intentcast.broker.refusal import Refused
-from intentcast.schemas import VENDOR_REGISTRY, ReasonCode, SchemaError, encode
+from intentcast.schemas import VENDOR_REGISTRY, ReasonCode, Rejected, encode
 from intentcast.schemas.topics import VENDOR_PROFILE_PATTERN, vendor_id_of_profile_topic
 
 log = logging.getLogger(__name__)
@@ -133,7 +136,7 @@ class ProfileGate:
             raise
         except Exception as exc:  # a bug on one odd record must not stop registration
             log.exception("profile gate: %s@%d failed", record.topic, record.offset)
-            await self._dead_letter(record, ReasonCode.INTERNAL_ERROR, f"{type(exc).__name__}")
+            await self._refuse(record, Refused(ReasonCode.INTERNAL_ERROR, type(exc).__name__))
 
     async def _check(self, record: Record) -> None:
         ctx = self._ctx
@@ -141,9 +144,8 @@ class ProfileGate:
         known = ctx.registry.key_of(owner) if owner else None
         try:
             profile = check_vendor_profile(record.topic, record.value, known)
-        except (SchemaError, Refused) as exc:
-            ctx.metrics.count(f"profiles.rejected.{exc.reason.value}")
-            await self._dead_letter(record, exc.reason, exc.detail)
+        except Rejected as exc:
+            await self._refuse(record, exc)
             return
         if profile.vendor_id not in self._topics_ready:
             try:
@@ -158,7 +160,8 @@ class ProfileGate:
             ctx.registry.apply(value)  # at once: a second profile in this batch sees the key
         ctx.metrics.count("profiles.accepted")
 
-    async def _dead_letter(self, record: Record, reason: ReasonCode, detail: str) -> None:
+    async def _refuse(self, record: Record, error: Rejected) -> None:
         rec = Incoming.from_record(record, record.timestamp)
-        await dead_letter(self._ctx, rec, reason, detail, outputs=self._outputs)
+        sender = VendorRecord.profile(record.topic)
+        await refuse(self._ctx, rec, error, sender, outputs=self._outputs)
         await self._outputs.flush()

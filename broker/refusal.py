@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from intentcast.schemas.errors import IntentcastError
-from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.errors import Rejected
 
 
-class Refused(IntentcastError):  # noqa: N818 - a verdict, not a malfunction
-    """Carries the closed ReasonCode that the sender will see, and a short human detail."""
-
-    def __init__(self, reason: ReasonCode, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail or reason.description
-
-    def __str__(self) -> str:
-        return f"{self.reason.value}: {self.detail}"
+class Refused(Rejected):
+    """Raised by the checks of `broker.validation`; a separate class from `SchemaError` so a
+    test can tell a rule of the flow from a rule of the wire contract."""

@@ -17,10 +17,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from intentcast.broker.kafka_meta import topic_partitions
-from intentcast.broker.refusal import Refused
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.validation import check_profile
-from intentcast.schemas import VENDOR_REGISTRY, SchemaError, VendorProfile, decode
+from intentcast.schemas import VENDOR_REGISTRY, Rejected, VendorProfile, decode
 from intentcast.schemas.topics import vendor_id_of_profile_topic
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class VendorRegistry:
         try:
             profile = decode(VendorProfile, raw)
             check_profile(profile, self.key_of(profile.vendor_id))
-        except (SchemaError, Refused) as exc:
+        except Rejected as exc:
             log.debug("registry ignores a profile: %s", exc)
             return None
         self.profiles[profile.vendor_id] = profile

@@ -24,7 +24,7 @@ from intentcast.schemas.agreement import (
 from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import MAX_MESSAGE_BYTES, content_hash, decode, encode
 from intentcast.schemas.crypto import SealingKey, SigningKey, sign_model, verify_model
-from intentcast.schemas.errors import IntentcastError, SchemaError, SignatureError
+from intentcast.schemas.errors import IntentcastError, Rejected, SchemaError, SignatureError
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -121,6 +121,7 @@ __all__ = [
     "Place",
     "Purpose",
     "ReasonCode",
+    "Rejected",
     "SchemaError",
     "SealingKey",
     "SignatureError",

@@ -6,7 +6,15 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ReasonCode"]
+__all__ = ["Audience", "ReasonCode"]
+
+
+class Audience(StrEnum):
+    """Who a refusal with a code is for: the party that can act on it."""
+
+    CUSTOMER = "customer"  # on the intent's status (intentcast.intents.status)
+    VENDOR = "vendor"  # on the vendor's own feedback topic
+    OPERATOR = "operator"  # on the dead letters: the contract broken, or the system at fault
 
 
 class ReasonCode(StrEnum):
@@ -48,6 +56,18 @@ class ReasonCode(StrEnum):
     def description(self) -> str:
         """One plain-language line, shown to vendors in feedback and listed in docs/reasons.md."""
         return _DESCRIPTIONS[self]
+
+    @property
+    def audience(self) -> frozenset[Audience]:
+        """Who is told of a refusal with this code (when the refused record is theirs and they
+        can be reached); the refusal path routes by it, docs/reasons.md lists it."""
+        return _FACTS[self][0]
+
+    @property
+    def retriable(self) -> bool:
+        """Whether the very same record, sent again later, may pass: the cause is a state of
+        the system (not yet registered, a fault) rather than the record's own content."""
+        return _FACTS[self][1]
 
 
 _DESCRIPTIONS: Final = MappingProxyType(
@@ -97,3 +117,42 @@ _DESCRIPTIONS: Final = MappingProxyType(
         "topic, partition and first offset; its detail gives the range skipped.",
     }
 )
+
+_C, _V, _O = Audience.CUSTOMER, Audience.VENDOR, Audience.OPERATOR
+_CONTRACT: Final = frozenset({_C, _V, _O})
+"""A broken wire contract: the sender is told, and the operator sees it (a bug or an attack)."""
+_BOTH: Final = frozenset({_C, _V})
+_FACTS: Final = MappingProxyType(
+    {
+        ReasonCode.MALFORMED_JSON: (_CONTRACT, False),
+        ReasonCode.SCHEMA_INVALID: (_CONTRACT, False),
+        ReasonCode.UNKNOWN_SCHEMA_VERSION: (_CONTRACT, False),
+        ReasonCode.MESSAGE_TOO_LARGE: (_CONTRACT, False),
+        ReasonCode.UNKNOWN_TERM: (_BOTH, False),
+        ReasonCode.TERM_HASH_MISMATCH: (_BOTH, False),
+        ReasonCode.INTENT_EXPIRED: (_BOTH, False),
+        ReasonCode.INTENT_NOT_OPEN: (_BOTH, False),
+        ReasonCode.INTENT_UNKNOWN: (_BOTH, False),
+        # nobody can be told: an unregistered id names no principal whose topic is safe to use
+        ReasonCode.VENDOR_UNKNOWN: (frozenset({_O}), True),
+        ReasonCode.VENDOR_MISMATCH: (frozenset({_V, _O}), False),
+        ReasonCode.BAD_SIGNATURE: (_CONTRACT, False),
+        ReasonCode.TERMS_NOT_ACCEPTED: (frozenset({_V}), False),
+        ReasonCode.CURRENCY_MISMATCH: (frozenset({_V}), False),
+        ReasonCode.PRICE_OVER_MAX: (frozenset({_V}), False),
+        ReasonCode.OFFER_EXPIRED: (_BOTH, False),
+        ReasonCode.DUPLICATE_OFFER: (frozenset({_V}), False),
+        ReasonCode.OFFER_NOT_DELIVERED: (frozenset({_C}), False),
+        ReasonCode.OFFER_HASH_MISMATCH: (frozenset({_C}), False),
+        ReasonCode.ALREADY_AGREED: (_BOTH, False),
+        ReasonCode.DUPLICATE_MESSAGE: (frozenset({_C}), False),
+        ReasonCode.PII_DETECTED: (frozenset({_C}), False),
+        ReasonCode.TOO_MANY_OFFERS: (frozenset({_V}), False),
+        ReasonCode.MARKET_UNKNOWN: (frozenset({_C}), False),
+        ReasonCode.INTERNAL_ERROR: (frozenset({_O}), True),
+        ReasonCode.DESTINATION_UNAVAILABLE: (frozenset({_O}), True),
+        ReasonCode.DESTINATION_TOO_LARGE: (frozenset({_O}), False),
+        ReasonCode.UNDECODABLE_BATCH: (frozenset({_O}), False),
+    }
+)
+"""Per code: who is told, and whether a resend may pass."""

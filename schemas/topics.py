@@ -72,7 +72,9 @@ class TopicSpec:
     is the intent_id, so every message about one intent lands on one partition, in order.
     Principals are the SCRAM users of docs/security.md: ``customer``, ``processors``,
     ``vendor-{vendor_id}`` (``vendor-*``: every vendor), ``monitor`` and ``admin`` (the
-    operator); producers and consumers are what their ACLs allow (a test compares them).
+    operator). Producers and consumers are the one source of the topic ACLs:
+    ``broker.principals`` grants each producer Write and each consumer Read (both Describe),
+    and ``uses`` says why, per principal, for the ACL table of docs/security.md.
     """
 
     name: str
@@ -84,6 +86,11 @@ class TopicSpec:
     partitioned_by_intent: bool = True
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
+    uses: tuple[tuple[str, str], ...] = ()
+
+    def use_of(self, principal: str) -> str:
+        """What ``principal`` (as spelled in producers or consumers) uses this topic for."""
+        return dict(self.uses).get(principal, "")
 
     @property
     def is_template(self) -> bool:
@@ -143,39 +150,53 @@ def vendor_id_of_profile_topic(topic: str) -> str | None:
 
 _VENDOR = "vendor-{vendor_id}"
 _PROCESSORS = "processors"
+_VALIDATED = (_PROCESSORS, "input the processors validate")
+_PUBLIC = "the vendors the processors accepted (public)"
 
 CORE_TOPICS: Final = (
     TopicSpec(
         INTENTS_SUBMITTED, Intent, "intent_id",
         "Signed intents as customers submit them, before validation.",
         producers=("customer",), consumers=(_PROCESSORS,),
+        uses=(("customer", "publish intents"), _VALIDATED),
     ),
     TopicSpec(
         OFFERS_SUBMITTED, Offer, "intent_id",
         "Signed offers as vendors submit them, keyed by intent so they meet their intent.",
         producers=("vendor-*",), consumers=(_PROCESSORS,),
+        uses=(("vendor-*", "send signed offers"), _VALIDATED),
     ),
     TopicSpec(
         OFFERS_DELIVERED, DeliveredOffer, "intent_id",
         "Valid offers sealed to the intent's X25519 key; only its customer can open them.",
-        producers=(_PROCESSORS,), consumers=("customer",),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer"),
+        uses=(
+            (_PROCESSORS, "sealed offers out; the tail re-read after a crash"),
+            ("customer", "sealed offers; only the intent key opens them"),
+        ),
     ),
     TopicSpec(
         ACCEPTANCES, Acceptance, "intent_id",
         "The customer's signed acceptance of one delivered offer.",
         producers=("customer",), consumers=(_PROCESSORS,),
+        uses=(("customer", "accept one delivered offer"), _VALIDATED),
     ),
     TopicSpec(
         CANCELS, Cancel, "intent_id",
         "The customer's signed withdrawal of an open intent.",
         producers=("customer",), consumers=(_PROCESSORS,),
+        uses=(("customer", "withdraw an open intent"), _VALIDATED),
     ),
     TopicSpec(
         AGREEMENTS, Agreement, "intent_id",
         "The audit log: per partition, each agreement hash-chained to the previous one. "
         "A vendor reads its own copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=(_PROCESSORS,), consumers=("customer",),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer"),
+        uses=(
+            (_PROCESSORS, "the hash chain: appended and re-read to resume"),
+            ("customer", "the agreement and `audit verify` (no consumer group)"),
+        ),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",
@@ -183,11 +204,20 @@ CORE_TOPICS: Final = (
         "(first key per vendor id, for good); latest per vendor is kept.",
         compacted=True, retention_ms=None, partitioned_by_intent=False,
         producers=(_PROCESSORS,), consumers=(_PROCESSORS, "vendor-*", "customer", "monitor"),
+        uses=(
+            (_PROCESSORS, "accepted profiles: republished, then folded by all"),
+            ("vendor-*", "its registration, and who else is listed"),
+            ("customer", _PUBLIC), ("monitor", _PUBLIC),
+        ),
     ),
     TopicSpec(
         INTENT_STATUS, IntentStatus, "intent_id",
         "What happened to each intent (accepted, rejected and why, agreed, expired...).",
         producers=(_PROCESSORS,), consumers=("customer", "monitor"),
+        uses=(
+            (_PROCESSORS, "every intent's outcome; refusals of customers' records"),
+            ("customer", "what happened to an intent"), ("monitor", "outcome counts per reason"),
+        ),
     ),
     TopicSpec(
         DEAD_LETTERS, DeadLetter, "source record key (or none)",
@@ -195,12 +225,17 @@ CORE_TOPICS: Final = (
         "Only the operator reads them (vendors learn of their own refusals by feedback).",
         partitioned_by_intent=False,
         producers=(_PROCESSORS,), consumers=("admin",),
+        uses=((_PROCESSORS, "every refusal the operator is owed"),),
     ),
     TopicSpec(
         METRICS, MetricsSnapshot, "source",
         "Periodic counters, gauges and latency percentiles of every process.",
         retention_ms=DAY_MS, partitioned_by_intent=False,
         producers=(_PROCESSORS,), consumers=("monitor",),
+        uses=(
+            (_PROCESSORS, "each process's snapshots"),
+            ("monitor", "counters, gauges and latencies"),
+        ),
     ),
 )  # fmt: skip
 """Topics that exist once per cluster."""
@@ -210,17 +245,27 @@ MARKET_TOPIC: Final = TopicSpec(
     "Validated intents of one market, byte for byte as their customers sent them; every "
     "vendor may read every market.",
     producers=(_PROCESSORS,), consumers=("vendor-*",),
+    uses=(
+        (_PROCESSORS, "validated intents, one topic per market"),
+        ("vendor-*", "every market: intents are public broadcasts"),
+    ),
 )  # fmt: skip
 VENDOR_FEEDBACK_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.feedback", OfferFeedback, "intent_id",
-    "One vendor's private feedback: each offer delivered, or refused with a reason code.",
+    "One vendor's private feedback: each offer delivered, or refused with a reason code, "
+    "and each of its profiles refused (empty offer_id and intent_id).",
     producers=(_PROCESSORS,), consumers=(_VENDOR,),
+    uses=(
+        (_PROCESSORS, "each vendor's feedback and refusals"),
+        (_VENDOR, "its feedback: its own refusals only"),
+    ),
 )  # fmt: skip
 VENDOR_AGREEMENTS_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.agreements", Agreement, "intent_id",
     "One vendor's copy of the agreements it is party to.",
     retention_ms=None,
     producers=(_PROCESSORS,), consumers=(_VENDOR,),
+    uses=((_PROCESSORS, "each vendor's agreement copies"), (_VENDOR, "its agreements")),
 )  # fmt: skip
 VENDOR_PROFILE_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.profile", VendorProfile, "vendor_id",
@@ -228,6 +273,10 @@ VENDOR_PROFILE_TOPIC: Final = TopicSpec(
     "principal may write here, so the topic binds the vendor id. Latest is kept.",
     compacted=True, retention_ms=None, partitioned_by_intent=False,
     producers=(_VENDOR,), consumers=(_PROCESSORS, _VENDOR),
+    uses=(
+        (_PROCESSORS, "every vendor's profile (pattern subscription)"),
+        (_VENDOR, "its profile, under its own id only: what binds the id to the principal"),
+    ),
 )  # fmt: skip
 TEMPLATE_TOPICS: Final = (
     MARKET_TOPIC, VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC,

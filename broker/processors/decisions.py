@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass
 
 from intentcast.broker.handler_context import HandlerContext
-from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.processors.refusals import CustomerRecord, refuse
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_acceptance, check_cancel
@@ -22,7 +23,6 @@ from intentcast.schemas import (
     Intent,
     IntentState,
     Offer,
-    ReasonCode,
     SchemaError,
     StatusKind,
     decode,
@@ -36,7 +36,7 @@ async def handle_acceptance(ctx: HandlerContext, rec: Incoming) -> None:
     try:
         acceptance = decode(Acceptance, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "acceptances")
+        await refuse(ctx, rec, exc, CustomerRecord("acceptance", rec.field("intent_id")))
         return
     record = ctx.store.get(acceptance.intent_id)
     digest = hashlib.sha256(rec.value or b"").hexdigest()
@@ -54,7 +54,7 @@ async def handle_acceptance(ctx: HandlerContext, rec: Incoming) -> None:
             acceptance, record_key=rec.key, record=record, now=ctx.clock()
         )
     except Refused as exc:
-        await _refuse(ctx, rec, acceptance.intent_id, exc.reason, exc.detail, "acceptances")
+        await refuse(ctx, rec, exc, CustomerRecord("acceptance", acceptance.intent_id))
         return
     assert record is not None
     await _agree(ctx, rec, Accepted(intent, offer, acceptance, record, digest))
@@ -144,13 +144,13 @@ async def handle_cancel(ctx: HandlerContext, rec: Incoming) -> None:
     try:
         cancel = decode(Cancel, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(ctx, rec, rec.field("intent_id"), exc.reason, exc.detail, "cancels")
+        await refuse(ctx, rec, exc, CustomerRecord("cancel", rec.field("intent_id")))
         return
     record = ctx.store.get(cancel.intent_id)
     try:
         check_cancel(cancel, record_key=rec.key, record=record, now=ctx.clock())
     except Refused as exc:
-        await _refuse(ctx, rec, cancel.intent_id, exc.reason, exc.detail, "cancels")
+        await refuse(ctx, rec, exc, CustomerRecord("cancel", cancel.intent_id))
         return
     assert record is not None
     await ctx.outputs.status(cancel.intent_id, StatusKind.CANCELLED)
@@ -159,14 +159,3 @@ async def handle_cancel(ctx: HandlerContext, rec: Incoming) -> None:
         record.transition(IntentState.CANCELLED, delivered={}, offers_per_vendor={}),
     )
     ctx.metrics.count("cancels.done")
-
-
-async def _refuse(
-    ctx: HandlerContext, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str, what: str
-) -> None:
-    ctx.metrics.count(f"{what}.rejected.{reason.value}")
-    await dead_letter(ctx, rec, reason, detail)
-    if is_message_id(intent_id):
-        await ctx.outputs.status(
-            intent_id, StatusKind.REJECTED, reason=reason, detail=f"{what[:-1]}: {detail}"
-        )

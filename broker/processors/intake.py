@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from intentcast.broker.handler_context import HandlerContext
-from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.processors.refusals import CustomerRecord, refuse
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_intent
@@ -30,20 +31,19 @@ async def handle_intent(ctx: HandlerContext, rec: Incoming) -> None:
     try:
         intent = decode(Intent, rec.value or b"")
     except SchemaError as exc:
-        await _refuse(ctx, rec, rec.field("intent_id") or rec.key_text(), exc.reason, exc.detail)
+        await refuse(
+            ctx, rec, exc, CustomerRecord("intent", rec.field("intent_id") or rec.key_text())
+        )
         return
     existing = ctx.store.get(intent.intent_id)
     if existing is not None:
         if existing.intent_hash == content_hash(intent):
             m.count("intents.replayed")
             return
-        await _refuse(
-            ctx,
-            rec,
-            intent.intent_id,
-            ReasonCode.DUPLICATE_MESSAGE,
-            "another intent already uses this intent_id",
+        duplicate = Refused(
+            ReasonCode.DUPLICATE_MESSAGE, "another intent already uses this intent_id"
         )
+        await refuse(ctx, rec, duplicate, CustomerRecord("intent", intent.intent_id))
         return
     now = ctx.clock()
     s = ctx.settings
@@ -57,7 +57,7 @@ async def handle_intent(ctx: HandlerContext, rec: Incoming) -> None:
             max_lifetime=timedelta(days=s.max_expiry_days),
         )
     except Refused as exc:
-        await _refuse(ctx, rec, intent.intent_id, exc.reason, exc.detail)
+        await refuse(ctx, rec, exc, CustomerRecord("intent", intent.intent_id))
         return
     await ctx.outputs.send(market_topic(intent.market), rec.value or b"", rec.key)
     await ctx.outputs.status(intent.intent_id, StatusKind.ACCEPTED)
@@ -74,12 +74,3 @@ async def handle_intent(ctx: HandlerContext, rec: Incoming) -> None:
     ctx.store.schedule(intent.intent_id, expires_ms)
     m.count("intents.accepted")
     m.count(f"market.{intent.market}.intents")
-
-
-async def _refuse(
-    ctx: HandlerContext, rec: Incoming, intent_id: str, reason: ReasonCode, detail: str
-) -> None:
-    ctx.metrics.count(f"intents.rejected.{reason.value}")
-    await dead_letter(ctx, rec, reason, detail)
-    if is_message_id(intent_id):
-        await ctx.outputs.status(intent_id, StatusKind.REJECTED, reason=reason, detail=detail)

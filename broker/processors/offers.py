@@ -10,7 +10,8 @@ from datetime import datetime
 
 from intentcast.broker.delivered import OFFER_HEADER, offer_tag
 from intentcast.broker.handler_context import HandlerContext
-from intentcast.broker.processors.incoming import Incoming, dead_letter, is_message_id
+from intentcast.broker.processors.incoming import Incoming
+from intentcast.broker.processors.refusals import VendorRecord, refuse
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_offer
@@ -18,7 +19,6 @@ from intentcast.schemas import (
     OFFERS_DELIVERED,
     Intent,
     Offer,
-    ReasonCode,
     SchemaError,
     StatusKind,
     decode,
@@ -33,7 +33,7 @@ async def handle_offer(ctx: HandlerContext, rec: Incoming) -> None:
         offer = decode(Offer, rec.value or b"")
     except SchemaError as exc:
         fields = (rec.field("vendor_id"), rec.field("offer_id"), rec.field("intent_id"))
-        await _refuse(ctx, rec, *fields, exc.reason, exc.detail)
+        await refuse(ctx, rec, exc, VendorRecord("offer", *fields))
         return
     vendor_key = await ctx.registry.current_key(offer.vendor_id)
     now = ctx.clock()
@@ -51,9 +51,8 @@ async def handle_offer(ctx: HandlerContext, rec: Incoming) -> None:
             max_per_vendor=ctx.settings.max_offers_per_vendor,
         )
     except Refused as exc:
-        await _refuse(
-            ctx, rec, offer.vendor_id, offer.offer_id, offer.intent_id, exc.reason, exc.detail
-        )
+        sender = VendorRecord("offer", offer.vendor_id, offer.offer_id, offer.intent_id)
+        await refuse(ctx, rec, exc, sender)
         return
     assert record is not None
     await _deliver(ctx, rec, offer, intent)
@@ -104,30 +103,3 @@ def _record_delivery(
     )
     m.count("offers.delivered")
     m.count(f"market.{intent.market}.offers_delivered")
-
-
-async def _refuse(
-    ctx: HandlerContext,
-    rec: Incoming,
-    vendor_id: str,
-    offer_id: str,
-    intent_id: str,
-    reason: ReasonCode,
-    detail: str,
-) -> None:
-    """A known vendor hears why on its private feedback topic; anything else is dead-lettered."""
-    ctx.metrics.count(f"offers.rejected.{reason.value}")
-    if (
-        vendor_id
-        and ctx.registry.key_of(vendor_id) is not None
-        and (reason is not ReasonCode.BAD_SIGNATURE)
-    ):
-        await ctx.outputs.feedback(
-            vendor_id=vendor_id,
-            offer_id=offer_id,
-            intent_id=intent_id if is_message_id(intent_id) else "",
-            reason=reason,
-            detail=detail,
-        )
-    else:
-        await dead_letter(ctx, rec, reason, detail)

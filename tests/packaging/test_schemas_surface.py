@@ -53,6 +53,7 @@ PUBLIC = [
     "Place",
     "Purpose",
     "ReasonCode",
+    "Rejected",
     "SchemaError",
     "SealingKey",
     "SignatureError",

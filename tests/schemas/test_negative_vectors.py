@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 
 from intentcast.broker.records import IntentRecord
-from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import check_intent, check_offer
 from intentcast.schemas import (
     MESSAGE_MODELS,
     Intent,
     Offer,
     ReasonCode,
-    SchemaError,
+    Rejected,
     content_hash,
     decode,
     resolve_terms,
@@ -81,7 +80,7 @@ def _refusal(case: dict[str, Any]) -> ReasonCode:
                     max_skew=timedelta(seconds=CONTEXT["max_clock_skew_seconds"]),
                     max_lifetime=timedelta(days=30),
                 )
-    except (SchemaError, Refused) as exc:
+    except Rejected as exc:
         return exc.reason
     pytest.fail(f"{case['name']} was not refused")
 

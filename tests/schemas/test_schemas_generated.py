@@ -33,6 +33,7 @@ from intentcast.schemas.canonical import (
 )
 from intentcast.schemas.crypto import b64d, b64e
 from intentcast.schemas.fields import format_money
+from intentcast.schemas.reasons import Audience
 from intentcast.schemas.timeutil import format_utc, parse_utc
 
 VECTORS = json.loads((PACKAGE_DIR / "vectors" / "vectors.json").read_text())
@@ -51,7 +52,9 @@ def test_vectors_file_equals_rebuild() -> None:
 def test_reasons_doc_lists_every_code() -> None:
     text = (REPO_DIR / "docs" / "reasons.md").read_text()
     for code in ReasonCode:
-        assert f"| `{code.value}` | {code.description} |" in text
+        told = ", ".join(who.value for who in Audience if who in code.audience)
+        retriable = "yes" if code.retriable else "no"
+        assert f"| `{code.value}` | {told} | {retriable} | {code.description} |" in text
 
 
 def test_samples_exist_for_every_kind() -> None:

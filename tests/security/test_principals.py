@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from intentcast.broker import acl_doc
 from intentcast.broker.principals import (
     DEFAULT_QUOTAS,
     Kind,
@@ -13,22 +16,43 @@ from intentcast.broker.principals import (
     PrincipalError,
     Resource,
     acl_table_markdown,
+    topic_rules,
     vendor_rules,
 )
-from tests.conftest import REPO_ROOT
+from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, TopicSpec
 
-DOC = REPO_ROOT / "docs" / "security.md"
-START, END = "<!-- acl-table:start -->\n", "<!-- acl-table:end -->"
+DOC = acl_doc.SECURITY_DOC
 
 
 def test_docs_acl_table_is_generated_from_the_rules() -> None:
     text = DOC.read_text()
-    documented = text[text.index(START) + len(START) : text.index(END)]
-    assert documented == acl_table_markdown(), (
-        "docs/security.md's ACL table is stale; paste the output of "
-        "`python -c 'from intentcast.broker.principals import acl_table_markdown as t; "
-        'print(t(), end="")\'`'
-    )
+    documented = text[text.index(acl_doc.BEGIN) + len(acl_doc.BEGIN) : text.index(acl_doc.END)]
+    assert documented == acl_table_markdown(), "run: make generate"
+    assert not acl_doc.drifted()
+    assert acl_doc.main(["--check"]) == 0
+
+
+def test_the_generator_refuses_a_page_without_markers(tmp_path: Path) -> None:
+    page = tmp_path / "security.md"
+    page.write_text("# Security\n")
+    with pytest.raises(ValueError, match="lacks the markers"):
+        acl_doc.drifted(page)
+
+
+@pytest.mark.parametrize("spec", [*CORE_TOPICS, *TEMPLATE_TOPICS], ids=lambda s: s.name)
+def test_every_topic_acl_comes_from_a_topic_spec_with_its_use(spec: object) -> None:
+    """Each principal a spec names gets a rule whose why is the spec's own word for it."""
+
+    assert isinstance(spec, TopicSpec)
+    for name in (*spec.producers, *spec.consumers):
+        if name == "admin":
+            continue
+        assert spec.use_of(name), f"{spec.name}: no use given for {name}"
+        who = (
+            Principal(Kind.VENDOR, "acme") if name.startswith("vendor-") else Principal.parse(name)
+        )
+        whys = " ".join(rule.why for rule in topic_rules(who))
+        assert spec.use_of(name) in whys, (spec.name, name)
 
 
 @pytest.mark.parametrize(

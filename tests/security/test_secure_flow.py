@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from intentcast.agents import (
@@ -47,12 +48,14 @@ from intentcast.schemas import (
     encode,
     open_offer,
     sign_model,
+    vendor_feedback_topic,
     vendor_profile_topic,
 )
 from intentcast.schemas.terms import ROSTER
 from tests.conftest import wait_for
 from tests.security.conftest import FLOW_VENDOR, OTHER_VENDOR, VENDOR, SecureKafka
 from tests.security.helpers import records_for_key
+from tests.security.probes import can_read
 
 pytestmark = pytest.mark.kafka
 
@@ -270,6 +273,67 @@ async def test_a_vendor_cannot_sign_for_another_registered_vendor(
             assert not [o async for o in handle.offers(timeout=2.0)]
     finally:
         await send.close()
+
+
+async def test_a_vendor_reads_its_own_refusals_and_no_other_vendor_can(
+    secure_kafka: SecureKafka,
+    alpha: tuple[Vendor, list[OfferFeedback]],
+    customer: CustomerClient,
+) -> None:
+    """A bad signature, a schema-invalid offer naming alpha and a refused profile all reach
+    vendor-alpha on its own feedback topic (and the operator's dead letters); vendor-acme-bikes
+    is refused that topic by the broker."""
+    vendor, heard = alpha
+    send = await _producer(secure_kafka, f"vendor-{VENDOR}")
+    try:
+        async with customer:
+            handle = await _publish(customer, market="strollers", item="travel cot")
+            draft = OfferDraft(price=Decimal("30"))
+            forged = build_offer(draft, handle.intent, vendor_id=VENDOR, key=SigningKey.generate())
+            await send(encode(forged), handle.intent_id)
+            await _feedback(heard, forged.offer_id, ReasonCode.BAD_SIGNATURE)
+            unpriced = build_offer(draft, handle.intent, vendor_id=VENDOR, key=vendor.key)
+            invalid = encode(unpriced).replace(b'"price":"30",', b"")
+            assert invalid != encode(unpriced)
+            await send(invalid, handle.intent_id)
+            await _feedback(heard, unpriced.offer_id, ReasonCode.SCHEMA_INVALID)
+            letters = await records_for_key(
+                secure_kafka.kwargs("admin"), DEAD_LETTERS, handle.intent_id, at_least=2,
+                partitions=1,
+            )  # fmt: skip
+            reasons = {decode(DeadLetter, r.value or b"").reason for r in letters}
+            assert {ReasonCode.BAD_SIGNATURE, ReasonCode.SCHEMA_INVALID} <= reasons
+            assert not [o async for o in handle.offers(timeout=2.0)]
+        # its profile, signed by a key that is not the one it names: refused bad_signature
+        profile = sign_model(
+            vendor.profile().model_copy(update={"signature": ""}), SigningKey.generate()
+        )
+        producer = AIOKafkaProducer(acks="all", **secure_kafka.kwargs(f"vendor-{VENDOR}"))
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                vendor_profile_topic(VENDOR), encode(profile), key=VENDOR.encode()
+            )
+        finally:
+            await producer.stop()
+        await wait_for(
+            lambda: any(
+                f.reason is ReasonCode.BAD_SIGNATURE and f.offer_id == "" and f.intent_id == ""
+                and f.detail.startswith("profile: ") for f in heard
+            ),
+            timeout=60, what="alpha told of its refused profile",
+        )  # fmt: skip
+        assert all(f.vendor_id == VENDOR for f in heard)
+    finally:
+        await send.close()
+    for user, allowed in ((f"vendor-{VENDOR}", True), (f"vendor-{FLOW_VENDOR}", False)):
+        admin = AIOKafkaAdminClient(**secure_kafka.kwargs(user))
+        await admin.start()
+        try:
+            topic = vendor_feedback_topic(VENDOR)
+            assert await can_read(secure_kafka.kwargs(user), admin, topic) is allowed, user
+        finally:
+            await admin.close()
 
 
 async def test_a_vendor_cannot_register_a_profile_under_another_vendor_id(
