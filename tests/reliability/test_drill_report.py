@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import timedelta
 
-from drills.counters import totals
-from intentcast.schemas import MetricsSnapshot, utcnow
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from drills.counters import counters_as_of, totals
+from intentcast.broker.settings import BrokerSettings
+from intentcast.processes import Processors
+from intentcast.schemas import INTENTS_SUBMITTED, MetricsSnapshot, utcnow
+from tests.watchers import TopicWatcher, dead_letter_for
 
 START = utcnow()
 
@@ -52,3 +60,20 @@ def test_sources_are_summed() -> None:
     found = [_snap("a", 0, consumer__rereads=1), _snap("b", 0, consumer__rereads=2)]
     assert totals(found)["consumer.rereads"] == 3
     assert totals([])["consumer.rereads"] == 0  # nothing published: nothing counted
+
+
+@pytest.mark.kafka
+async def test_what_a_worker_counted_before_the_question_is_in_the_answer(
+    kafka_bootstrap: str,
+    processors: Processors,
+    producer: AIOKafkaProducer,
+    dead_letters: TopicWatcher,
+) -> None:
+    """A worker publishes at an interval: the answer waits for a snapshot taken after it."""
+    settings = BrokerSettings(bootstrap=kafka_bootstrap)
+    before = await counters_as_of(settings, time.time())
+    key = f"junk-{secrets.token_hex(4)}".encode()
+    await producer.send_and_wait(INTENTS_SUBMITTED, b"{not json", key=key)
+    await dead_letters.wait(dead_letter_for(key, "malformed_json"), "the junk dead-lettered")
+    after = await counters_as_of(settings, time.time())
+    assert after["deadletters.malformed_json"] >= before["deadletters.malformed_json"] + 1
