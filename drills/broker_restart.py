@@ -75,7 +75,7 @@ async def drill(
 
         try:
             result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
-            result["faust_faults"] = stack.faust_faults()
+            result["faust_faults"] = await stack.faust_faults()
         finally:
             stop.set()
             await supervisor

@@ -69,7 +69,7 @@ async def drill(
             return await stop_node(stack, flow, node_id, 0.4, kill)
 
         result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
-        result["faust_faults"] = stack.faust_faults()
+        result["faust_faults"] = await stack.faust_faults()
         result["replication_factor"] = config["replicas"]
         result["min_insync_replicas"] = config.get("min.insync.replicas")
         result["processors_alive"] = stack.processors is not None and stack.processors.alive()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from rich.console import Console
 from rich.table import Table
 
+from drills.counters import counters_as_of
 from drills.vendors import DRILL_MARKET, DRILL_VENDORS
 from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
 from intentcast.broker.kafka_local.cluster import LocalCluster
@@ -189,24 +189,17 @@ class Stack:
                 procs.start()
             await asyncio.sleep(0.5)
 
-    def faust_faults(self) -> dict[str, int]:
-        """What faust got wrong during the run and the processors mended, from their log: the
-        hole filler and the stall watch of the runtime each log one warning per event."""
-        counts = dict.fromkeys(("skips", "skipped_records_read", "rereads"), 0)
-        path = self.workdir / "processors.log"
-        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-        for line in lines:
-            try:
-                entry = json.loads(line[line.find("{") :])
-            except ValueError:
-                continue  # not one of the processors' JSON lines
-            logger, msg = entry.get("logger", ""), str(entry.get("msg", ""))
-            if logger.endswith(".runtime.holes") and (found := re.search(r"read (\d+) of", msg)):
-                counts["skips"] += 1
-                counts["skipped_records_read"] += int(found.group(1))
-            elif logger.endswith(".runtime.stalls") and " stuck: " in msg:
-                counts["rereads"] += 1
-        return counts
+    async def faust_faults(self) -> dict[str, int]:
+        """What faust got wrong during the run and the processors mended, as they counted it:
+        records it never handed over (read by the hole filler), partitions it stopped handing
+        over (read again by the stall watch)."""
+        running = self.processors is not None and self.processors.alive()
+        counters = await counters_as_of(self.settings(), time.time() if running else None)
+        return {
+            "skipped_records_read": counters["consumer.skips_filled"],
+            "rereads": counters["consumer.rereads"],
+            "reread_records": counters["consumer.reread_records"],
+        }
 
     def rss_kib(self) -> int | None:
         """Resident memory of the processors' process (VmRSS), if it runs."""

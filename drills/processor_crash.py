@@ -80,7 +80,7 @@ async def drill(
             return await crash_loop(stack, flow, kills, down_s, seed, min_gap_s)
 
         result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
-        result["faust_faults"] = stack.faust_faults()
+        result["faust_faults"] = await stack.faust_faults()
         result["rss_kib_end"] = stack.rss_kib()
     result.update(rate_planned=rate, seed=seed, workdir=str(work))
     result["passed"] = bool(result["passed"] and result["kills"] == kills)

@@ -100,7 +100,7 @@ async def drill(
 
         result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
         result["first_worker_alive"] = stack.processors is not None and stack.processors.alive()
-        result["faust_faults"] = stack.faust_faults()
+        result["faust_faults"] = await stack.faust_faults()
     result["crashes"] = crashes_in(work / "processors.log") + crashes_in(work / "second.log")
     result.update(rate_planned=rate, workdir=str(work))
     result["passed"] = bool(

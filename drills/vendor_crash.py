@@ -52,7 +52,7 @@ async def drill(
             return await kill_twin(stack, flow, 0.4)
 
         result = await run_flow(stack.bootstrap, stack.settings(), plan, fault)
-        result["faust_faults"] = stack.faust_faults()
+        result["faust_faults"] = await stack.faust_faults()
         survivor = stack.vendor_procs[TWIN][1]
         result["survivor_alive"] = survivor.poll() is None
     result.update(rate_planned=rate, workdir=str(work), wall_s=round(time.monotonic() - started))

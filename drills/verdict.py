@@ -12,105 +12,199 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-
-from drills.flow import Flow, FlowPlan
+from drills.flow import Flow, FlowPlan, FlowState
 from drills.harness import console
-from intentcast.broker.audit import verify_log
-from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.audit import AuditResult, iter_log, verify_log
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import AGREEMENTS, Agreement, SchemaError, decode
+from intentcast.schemas import Agreement, SchemaError, decode
 
 
 async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Counter[str]:
     """How many agreements the whole log holds for each of our intents."""
     counts: Counter[str] = Counter()
-    tps = await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS], wait_s=30.0)
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest"
+    async for _partition, _offset, value in iter_log(settings):
+        with contextlib.suppress(SchemaError):
+            counts[decode(Agreement, value or b"").intent.intent_id] += 1
+    return Counter({intent_id: n for intent_id, n in counts.items() if intent_id in ours})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the checks judge: the load generator's own record and what the log holds."""
+
+    state: FlowState
+    plan: FlowPlan
+    agreements: Counter[str]  # intent -> agreements in the log, for our intents
+    audit: AuditResult
+    settled: bool
+
+    @cached_property
+    def finals(self) -> Counter[str]:
+        return Counter(self.state.final_of(i) or "none" for i in self.state.acked)
+
+    @cached_property
+    def accepted(self) -> set[str]:
+        """Intents whose acceptance Kafka acknowledged (an empty offer id: sent, not acked)."""
+        return {i for i, offer_id in self.state.accepted.items() if offer_id}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One property of the pass rule: whether it held, and the figures that show it."""
+
+    name: str
+    held: bool
+    measures: dict[str, Any]
+
+
+def every_intent_acknowledged(ev: Evidence) -> Finding:
+    acked = len(ev.state.acked)
+    return Finding(
+        "every_intent_acknowledged",
+        acked == ev.plan.intents,
+        {"intents_planned": ev.plan.intents, "intents_acknowledged": acked},
     )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    with contextlib.suppress(SchemaError):
-                        intent_id = decode(Agreement, record.value or b"").intent.intent_id
-                        if intent_id in ours:
-                            counts[intent_id] += 1
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return counts
+
+
+def every_intent_final(ev: Evidence) -> Finding:
+    lost = ev.finals["none"]
+    return Finding(
+        "every_intent_final",
+        lost == 0,
+        {
+            "intents_final": len(ev.state.acked) - lost,
+            "intents_lost": lost,
+            "finals": dict(ev.finals),
+            "publish_retries": ev.state.publish_retries,
+            "status_reasons": dict(ev.state.reasons),
+        },
+    )
+
+
+def offers_delivered_once(ev: Evidence) -> Finding:
+    seen = ev.state.offers_seen
+    duplicated = sum(n - 1 for n in seen.values() if n > 1)
+    return Finding(
+        "offers_delivered_once",
+        duplicated == 0,
+        {
+            "offers_delivered": sum(seen.values()),
+            "offers_distinct": len(seen),
+            "offers_duplicated": duplicated,
+            "second_offer_same_vendor": sum(1 for n in ev.state.pair_offers.values() if n > 1),
+        },
+    )
+
+
+def every_vendor_answered(ev: Evidence) -> Finding:
+    """Every offer gets feedback (delivered, or refused and why): no feedback = not answered."""
+    st = ev.state
+    missing = {v: sum(1 for i in st.acked if (i, v) not in st.answered) for v in ev.plan.vendors}
+    return Finding(
+        "every_vendor_answered",
+        not any(missing.values()),
+        {"intents_unanswered_by": missing, "offer_refusals": dict(st.feedback)},
+    )
+
+
+def an_agreement_per_acceptance(ev: Evidence) -> Finding:
+    missing = sum(1 for i in ev.accepted if ev.agreements[i] == 0)
+    return Finding(
+        "an_agreement_per_acceptance",
+        missing == 0,
+        {
+            "acceptances_acknowledged": len(ev.accepted),
+            "acceptance_retries": ev.state.acceptance_retries,
+            "agreements_exactly_one": sum(1 for i in ev.accepted if ev.agreements[i] == 1),
+            "agreements_missing": missing,
+        },
+    )
+
+
+def no_second_agreement(ev: Evidence) -> Finding:
+    extra = sum(max(0, n - 1) for n in ev.agreements.values())
+    return Finding("no_second_agreement", extra == 0, {"agreements_duplicated": extra})
+
+
+def no_unasked_agreement(ev: Evidence) -> Finding:
+    unasked = sum(1 for i in ev.agreements if i not in ev.accepted)
+    return Finding("no_unasked_agreement", unasked == 0, {"agreements_unasked": unasked})
+
+
+def every_acceptance_agreed(ev: Evidence) -> Finding:
+    not_agreed = sum(1 for i in ev.accepted if ev.state.final_of(i) != "agreed")
+    return Finding("every_acceptance_agreed", not_agreed == 0, {"accepted_not_agreed": not_agreed})
+
+
+def no_conflicting_finals(ev: Evidence) -> Finding:
+    st = ev.state
+    conflicting = sum(1 for i in st.acked if {"agreed", "expired"} <= set(st.statuses.get(i, [])))
+    return Finding("no_conflicting_finals", conflicting == 0, {"conflicting_finals": conflicting})
+
+
+def audit_passes(ev: Evidence) -> Finding:
+    audit = ev.audit
+    return Finding(
+        "audit_passes",
+        audit.ok,
+        {
+            "audit_ok": audit.ok,
+            "audit_verified": audit.verified,
+            "audit_first_break": str(audit.first_break) if audit.first_break else None,
+        },
+    )
+
+
+def flow_settled(ev: Evidence) -> Finding:
+    st = ev.state
+    unsettled = {i: st.statuses.get(i, []) for i in sorted(st.acked) if st.final_of(i) is None}
+    return Finding(
+        "flow_settled", ev.settled, {"settled": ev.settled, "unsettled_sample": unsettled}
+    )
+
+
+CHECKS: tuple[Callable[[Evidence], Finding], ...] = (
+    every_intent_acknowledged,
+    every_intent_final,
+    offers_delivered_once,
+    every_vendor_answered,
+    an_agreement_per_acceptance,
+    no_second_agreement,
+    no_unasked_agreement,
+    every_acceptance_agreed,
+    no_conflicting_finals,
+    audit_passes,
+    flow_settled,
+)
+"""The pass rule, one property a row: a run passes when every finding holds."""
+
+
+def judge(ev: Evidence) -> dict[str, Any]:
+    """Every check's figures in one result; `passed` only if all held, `failed_checks` which not."""
+    findings = [check(ev) for check in CHECKS]
+    result: dict[str, Any] = {}
+    for finding in findings:
+        result.update(finding.measures)
+    result["failed_checks"] = [f.name for f in findings if not f.held]
+    result["passed"] = not result["failed_checks"]
+    return result
 
 
 async def verdict(flow: Flow, settings: BrokerSettings, settled: bool) -> dict[str, Any]:
     """Count everything the system acknowledged and every duplicate; decide pass or fail."""
-    st, plan = flow.state, flow.plan
-    finals = Counter(st.final_of(i) or "none" for i in st.acked)
-    accepted = {i for i, o in st.accepted.items() if o}
-    agreements = await agreements_by_intent(settings, set(st.keys))
-    missing_agreements = sum(1 for i in accepted if agreements[i] == 0)
-    extra_agreements = sum(max(0, n - 1) for n in agreements.values())
-    unasked = sum(1 for i in agreements if i not in accepted)
-    dup_offers = sum(n - 1 for n in st.offers_seen.values() if n > 1)
-    # every offer gets feedback (delivered, or refused and why): no feedback = not answered
-    missing = {v: sum(1 for i in st.acked if (i, v) not in st.answered) for v in plan.vendors}
-    conflicting = sum(1 for i in st.acked if {"agreed", "expired"} <= set(st.statuses.get(i, [])))
-    audit = await verify_log(settings)
-    result: dict[str, Any] = {
-        "intents_planned": plan.intents,
-        "intents_acknowledged": len(st.acked),
-        "intents_final": len(st.acked) - finals["none"],
-        "intents_lost": finals["none"],
-        "finals": dict(finals),
-        "publish_retries": st.publish_retries,
-        "offers_delivered": sum(st.offers_seen.values()),
-        "offers_distinct": len(st.offers_seen),
-        "offers_duplicated": dup_offers,
-        "intents_unanswered_by": missing,
-        "second_offer_same_vendor": sum(1 for n in st.pair_offers.values() if n > 1),
-        "acceptances_acknowledged": len(accepted),
-        "acceptance_retries": st.acceptance_retries,
-        "agreements_exactly_one": sum(1 for i in accepted if agreements[i] == 1),
-        "agreements_missing": missing_agreements,
-        "agreements_duplicated": extra_agreements,
-        "agreements_unasked": unasked,
-        "accepted_not_agreed": sum(1 for i in accepted if st.final_of(i) != "agreed"),
-        "conflicting_finals": conflicting,
-        "status_reasons": dict(st.reasons),
-        "offer_refusals": dict(st.feedback),
-        "audit_ok": audit.ok,
-        "audit_verified": audit.verified,
-        "audit_first_break": str(audit.first_break) if audit.first_break else None,
-        "settled": settled,
-        "unsettled_sample": {
-            i: st.statuses.get(i, []) for i in sorted(st.acked) if st.final_of(i) is None
-        },
-    }
-    result["passed"] = bool(
-        settled
-        and len(st.acked) == plan.intents
-        and finals["none"] == 0
-        and missing_agreements == 0
-        and extra_agreements == 0
-        and unasked == 0
-        and dup_offers == 0
-        and conflicting == 0
-        and result["accepted_not_agreed"] == 0
-        and not any(missing.values())
-        and audit.ok
+    st = flow.state
+    evidence = Evidence(
+        state=st,
+        plan=flow.plan,
+        agreements=await agreements_by_intent(settings, set(st.keys)),
+        audit=await verify_log(settings),
+        settled=settled,
     )
-    return result
+    return judge(evidence)
 
 
 async def run_flow(

@@ -116,6 +116,12 @@ EXAMPLES = (
 
 @pytest.fixture(scope="session")
 async def flow_topics(kafka_bootstrap: str) -> None:
+    """The protocol's topics and the example vendors', created by the same code as `intentcast
+    topics create`, with the processors' partition count.
+
+    Their names are constants, so tests share them with every other test on the broker; each
+    test therefore filters what it reads by its own ids and markets.
+    """
     settings = BrokerSettings(bootstrap=kafka_bootstrap)
     await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
 

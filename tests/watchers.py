@@ -1,8 +1,8 @@
-"""Watchers of the status and dead-letter topics, as fixtures for every test on the real flow."""
+"""Watchers of topics from their end, a producer and the topics, as fixtures for every test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,19 @@ from tests.conftest import wait_for
 
 
 class TopicWatcher:
-    """Reads a topic from the end as of its start, keeping every record for later assertions."""
+    """Reads every partition of a topic from its end as of the watcher's start, keeping every
+    record (`partition`, `key`, `value`, headers) for later assertions."""
 
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
         self.records: list[Any] = []
 
-    async def poll(self) -> None:
+    async def poll(self) -> list[Any]:
+        """One fetch added to `records`; returns all of them, so callers can scan as they go."""
         batch = await self.consumer.getmany(timeout_ms=100)
         for records in batch.values():
             self.records.extend(records)
+        return self.records
 
     async def wait(self, predicate: Any, what: str, timeout: float = 60.0) -> Any:
         found: list[Any] = []
@@ -50,6 +53,21 @@ async def watcher(bootstrap: str, topic: str) -> TopicWatcher:
 
 
 @pytest.fixture
+async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[TopicWatcher]]]:
+    """``await tail(topic)``: a watcher of what is produced to ``topic`` from now on, stopped
+    when the test ends."""
+    made: list[TopicWatcher] = []
+
+    async def make(topic: str) -> TopicWatcher:
+        made.append(await watcher(kafka_bootstrap, topic))
+        return made[-1]
+
+    yield make
+    for w in made:
+        await w.consumer.stop()
+
+
+@pytest.fixture
 async def statuses(kafka_bootstrap: str, flow_topics: None) -> AsyncIterator[TopicWatcher]:
     w = await watcher(kafka_bootstrap, INTENT_STATUS)
     yield w
@@ -65,10 +83,13 @@ async def dead_letters(kafka_bootstrap: str, flow_topics: None) -> AsyncIterator
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """Raw records of the test's own making (acks=all, idempotent), beside the clients'."""
     p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await p.start()
-    yield p
-    await p.stop()
+    try:
+        yield p
+    finally:
+        await p.stop()
 
 
 def status_of(intent_id: str, kind: str) -> Any:

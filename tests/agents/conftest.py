@@ -1,4 +1,4 @@
-"""Fixtures for agents tests on a real broker: the protocol's topics, raw clients, a fake intake."""
+"""Fixtures for agents tests on a real broker: a fake intake (topics, producer, tail: tests/)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final, Protocol
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from intentcast.broker.kafka_meta import topic_partitions
-from intentcast.broker.settings import BrokerSettings
-from intentcast.broker.topic_admin import create_all
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import IntentStatus, StatusKind
@@ -29,6 +26,7 @@ from intentcast.schemas.topics import (
     OFFERS_SUBMITTED,
     VENDOR_REGISTRY,
 )
+from tests.watchers import TopicWatcher
 
 PARTITIONS: Final = 6
 PROTOCOL_TOPICS: Final = (
@@ -37,72 +35,16 @@ PROTOCOL_TOPICS: Final = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-async def core_topics(kafka_bootstrap: str) -> None:
-    """The protocol's fixed-name topics, created by the same code as `intentcast topics create`.
-
-    Their names are constants, so tests share them with every other test on the broker; each
-    test therefore filters what it reads by its own ids and markets.
-    """
-    await create_all(BrokerSettings(bootstrap=kafka_bootstrap, partitions=PARTITIONS))
-
-
-@pytest.fixture
-async def raw_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
-
-
 class FakeIntake(Protocol):
     """Answer intents of ``market`` (accepted, or rejected with ``refuse``); list them."""
 
     def __call__(self, market: str, refuse: ReasonCode | None = None) -> list[Intent]: ...
 
 
-class TailReader:
-    """Reads every partition of one topic from where it ended when the reader was made."""
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self.consumer = consumer
-        self.records: list[tuple[int, bytes, bytes]] = []  # (partition, key, value)
-
-    async def poll(self) -> list[tuple[int, bytes, bytes]]:
-        batch = await self.consumer.getmany(timeout_ms=200)
-        for tp, records in batch.items():
-            self.records.extend((tp.partition, r.key, r.value) for r in records)
-        return self.records
-
-
-@pytest.fixture
-async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[TailReader]]]:
-    """``await tail(topic)``: a reader of records produced to ``topic`` from now on."""
-    consumers: list[AIOKafkaConsumer] = []
-
-    async def make(topic: str) -> TailReader:
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        consumers.append(consumer)
-        tps = await topic_partitions({"bootstrap_servers": kafka_bootstrap}, [topic], wait_s=30.0)
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, ends[tp])
-        return TailReader(consumer)
-
-    yield make
-    for consumer in consumers:
-        await consumer.stop()
-
-
 @pytest.fixture
 async def fake_intake(
-    kafka_bootstrap: str,
-    raw_producer: AIOKafkaProducer,
-    tail: Callable[[str], Awaitable[TailReader]],
+    producer: AIOKafkaProducer,
+    tail: Callable[[str], Awaitable[TopicWatcher]],
 ) -> AsyncIterator[FakeIntake]:
     """Plays intake for ONE market only: answers ``accepted`` to each intent sent to it.
 
@@ -118,9 +60,9 @@ async def fake_intake(
         handled = 0
         while True:
             records = await reader.poll()
-            for _partition, key, value in records[handled:]:
+            for record in records[handled:]:
                 try:
-                    intent = decode(Intent, value)
+                    intent = decode(Intent, record.value)
                 except SchemaError:  # other tests send broken records on purpose
                     continue
                 if intent.market in markets:
@@ -133,7 +75,7 @@ async def fake_intake(
                         detail="" if refusal is None else "refused by the test",
                         at=utcnow(),
                     )
-                    await raw_producer.send_and_wait(INTENT_STATUS, encode(status), key=key)
+                    await producer.send_and_wait(INTENT_STATUS, encode(status), key=record.key)
             handled = len(records)
 
     task = asyncio.create_task(answer())

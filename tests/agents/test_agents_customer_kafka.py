@@ -27,12 +27,13 @@ from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.topics import (
     INTENTS_SUBMITTED,
 )
-from tests.agents.conftest import PARTITIONS, FakeIntake, TailReader
+from tests.agents.conftest import PARTITIONS, FakeIntake
 from tests.conftest import wait_for
+from tests.watchers import TopicWatcher
 
-pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("core_topics")]
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("flow_topics")]
 
-Tail = Callable[[str], Awaitable[TailReader]]
+Tail = Callable[[str], Awaitable[TopicWatcher]]
 
 
 async def publish(client: CustomerClient, market: str, intake: float = 20.0) -> IntentHandle:
@@ -55,14 +56,14 @@ async def test_published_intent_is_keyed_signed_and_on_its_partition(
     key = handle.intent_id.encode()
 
     async def landed() -> bool:
-        return any(k == key for _, k, _ in await submitted.poll())
+        return any(r.key == key for r in await submitted.poll())
 
     await wait_for(landed, what="the intent on intentcast.intents.submitted")
-    [(partition, _, value)] = [r for r in submitted.records if r[1] == key]
-    intent = decode(Intent, value)
+    [record] = [r for r in submitted.records if r.key == key]
+    intent = decode(Intent, record.value)
     intent.verify()
     assert intent == handle.intent and [i.intent_id for i in seen] == [handle.intent_id]
-    assert partition == partition_for(handle.intent_id, PARTITIONS)
+    assert record.partition == partition_for(handle.intent_id, PARTITIONS)
 
 
 async def test_two_intents_share_no_key_id_or_client_id(

@@ -21,12 +21,13 @@ from intentcast.schemas.offer import Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import OFFERS_SUBMITTED, market_topic, vendor_profile_topic
-from tests.agents.conftest import PARTITIONS, TailReader
+from tests.agents.conftest import PARTITIONS
 from tests.agents.helpers import make_intent
 from tests.conftest import wait_for
+from tests.watchers import TopicWatcher
 
 # vendors wait for the real processors to register them before answering intents
-pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("core_topics", "processors")]
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("flow_topics", "processors")]
 
 MakeTopics = Callable[..., Awaitable[None]]
 
@@ -65,8 +66,8 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: MakeTopics,
-    raw_producer: AIOKafkaProducer,
-    tail: Callable[[str], Awaitable[TailReader]],
+    producer: AIOKafkaProducer,
+    tail: Callable[[str], Awaitable[TopicWatcher]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The vendor's topics are missing at start: it waits for its profile topic and says how
@@ -87,19 +88,19 @@ async def test_vendor_answers_an_intent_with_a_signed_offer_of_the_exact_terms(
         await wait_for(lambda: hint in caplog.text, what="the hint to create the profile topic")
         assert not vendor.assignment, "it must not consume before its profile is published"
         await make_topics(vendor.profile_topic, partitions=1)
-        await publish_intents(raw_producer, market, [intent])
+        await publish_intents(producer, market, [intent])
 
         async def offer_seen() -> bool:
-            return any(k == intent.intent_id.encode() for _, k, _ in await offers_out.poll())
+            return any(r.key == intent.intent_id.encode() for r in await offers_out.poll())
 
         await wait_for(offer_seen, what="the offer on intentcast.offers.submitted")
 
-    [(partition, _, value)] = [r for r in offers_out.records if r[1] == intent.intent_id.encode()]
-    offer = decode(Offer, value)
+    [sent] = [r for r in offers_out.records if r.key == intent.intent_id.encode()]
+    offer = decode(Offer, sent.value)
     verify_model(offer, vendor.key.public_key)
     assert offer.terms == intent.terms
     assert offer.price == Decimal("180") and offer.currency == intent.currency
-    assert partition == partition_for(intent.intent_id, PARTITIONS)
+    assert sent.partition == partition_for(intent.intent_id, PARTITIONS)
     assert vendor.stats.offers_sent == 1
 
     profiles = AIOKafkaConsumer(
@@ -120,7 +121,7 @@ async def test_two_instances_share_the_market_partitions(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: MakeTopics,
-    raw_producer: AIOKafkaProducer,
+    producer: AIOKafkaProducer,
 ) -> None:
     market = unique("bikes")
     vendor_id = unique("v")
@@ -146,7 +147,7 @@ async def test_two_instances_share_the_market_partitions(
 
         await wait_for(split, what="both instances to own market partitions")
         intents = [make_intent(market=market) for _ in range(40)]
-        await publish_intents(raw_producer, market, intents)
+        await publish_intents(producer, market, intents)
         await wait_for(
             lambda: sum(v.stats.offers_sent for v in instances) == len(intents),
             what="every intent answered",
@@ -160,7 +161,7 @@ async def test_a_failing_handler_does_not_stop_the_vendor(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: MakeTopics,
-    raw_producer: AIOKafkaProducer,
+    producer: AIOKafkaProducer,
 ) -> None:
     market = unique("bikes")
     await make_topics(market_topic(market), partitions=PARTITIONS)
@@ -174,9 +175,9 @@ async def test_a_failing_handler_does_not_stop_the_vendor(
         return OfferDraft(price=Decimal("5"))
 
     async with running(vendor) as task:
-        await publish_intents(raw_producer, market, [make_intent(market=market, item="boom")])
+        await publish_intents(producer, market, [make_intent(market=market, item="boom")])
         await wait_for(lambda: vendor.stats.handler_errors == 1, what="the handler error")
-        await publish_intents(raw_producer, market, [make_intent(market=market)])
+        await publish_intents(producer, market, [make_intent(market=market)])
         await wait_for(lambda: vendor.stats.offers_sent == 1, what="the next offer")
         assert not task.done()
 
@@ -185,7 +186,7 @@ async def test_vendor_picks_up_its_feedback_topic_created_after_start(
     kafka_bootstrap: str,
     unique: Callable[[str], str],
     make_topics: MakeTopics,
-    raw_producer: AIOKafkaProducer,
+    producer: AIOKafkaProducer,
 ) -> None:
     """The per-vendor topics may appear after the vendor started (created by processors)."""
     market = unique("bikes")
@@ -209,6 +210,6 @@ async def test_vendor_picks_up_its_feedback_topic_created_after_start(
             offer_id="a" * 32, intent_id="b" * 32, vendor_id=vendor.vendor_id,
             reason=ReasonCode.PRICE_OVER_MAX, detail="above max", at=utcnow(),
         )  # fmt: skip
-        await raw_producer.send_and_wait(vendor.feedback_topic, encode(note), key=b"b" * 32)
+        await producer.send_and_wait(vendor.feedback_topic, encode(note), key=b"b" * 32)
         await wait_for(lambda: bool(received), what="the feedback", timeout=60)
     assert received == [note] and vendor.stats.feedback_received == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -19,25 +18,7 @@ from intentcast.broker.partition_reader import read_partition
 from intentcast.broker.processors.incoming import Incoming
 from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
 from intentcast.broker.settings import BrokerSettings
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.close()
-
-
-async def _forward(listen_port: int, target: str) -> asyncio.Server:
-    """Make `listen_port` a bootstrap address for the broker at `target` (from now on)."""
-    host, port = target.rsplit(":", 1)
-
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-    return await asyncio.start_server(on_client, "127.0.0.1", listen_port)
+from tests.forwarding import forward
 
 
 @pytest.mark.kafka
@@ -60,7 +41,7 @@ async def test_a_read_started_while_kafka_is_away_finishes_when_it_is_back(
     reading = asyncio.create_task(read_all())
     await asyncio.sleep(1.5)  # the read keeps trying meanwhile
     assert not reading.done()
-    server = await _forward(port, kafka_bootstrap)
+    server = await forward(port, kafka_bootstrap)
     try:
         assert await asyncio.wait_for(reading, 30) == [b"r0", b"r1", b"r2"]
     finally:
