@@ -9,6 +9,7 @@ from typing import Final, Protocol
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from intentcast.broker.kafka_meta import topic_partitions
 from intentcast.broker.settings import BrokerSettings
@@ -29,8 +30,11 @@ from intentcast.schemas.topics import (
     OFFERS_SUBMITTED,
     VENDOR_REGISTRY,
 )
+from tests.agents.harness import Harness, KafkaHarness, MemoryHarness
 
 PARTITIONS: Final = 6
+TRANSPORTS: Final = ("memory", pytest.param("kafka", marks=pytest.mark.kafka))
+"""The SDK tests that take the `harness` fixture run once on each transport."""
 PROTOCOL_TOPICS: Final = (
     INTENTS_SUBMITTED, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS, AGREEMENTS,
     INTENT_STATUS, VENDOR_REGISTRY,
@@ -147,3 +151,21 @@ async def fake_intake(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """A way to serve a vendor and send it records: in memory, or on the session broker with
+    the real processors registering it (tests.agents.harness)."""
+    if request.param == "memory":
+        yield MemoryHarness()
+        return
+    request.getfixturevalue("core_topics")
+    request.getfixturevalue("processors")
+    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+    make_topics = request.getfixturevalue("make_topics")
+    admin: AIOKafkaAdminClient = request.getfixturevalue("admin")
+    producer: AIOKafkaProducer = request.getfixturevalue("raw_producer")
+    tail_of = request.getfixturevalue("tail")
+    offers = await tail_of(OFFERS_SUBMITTED)
+    yield KafkaHarness(bootstrap, make_topics, producer, admin, offers, PARTITIONS)

@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from intentcast.agents import ClientSettings, OfferDraft, Vendor, partition_for
+from intentcast.agents import ClientSettings, OfferDraft, Vendor
+from intentcast.agents.partitions import partition_for
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import SigningKey, verify_model
 from intentcast.schemas.events import OfferFeedback
