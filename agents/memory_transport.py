@@ -14,11 +14,15 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Final
 
 from intentcast.agents.declaration import Subscription
 from intentcast.agents.errors import NotHandledError, VendorConfigError
+from intentcast.agents.intents import DEFAULT_TERMS, build_intent
 from intentcast.agents.transport import Outgoing, RecordsHandler
+from intentcast.agents.wallet import IntentKeys
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import verify_model
@@ -136,6 +140,24 @@ class InMemoryTransport:
         log.append(record)
         self._arrived.set()
         return record
+
+    @staticmethod
+    def new_intent(
+        *,
+        market: str,
+        item: str = "test item",
+        max_price: Decimal = Decimal("100"),
+        currency: str = "EUR",
+        terms: Sequence[str] = DEFAULT_TERMS,
+        quantity: int = 1,
+        expires_in: timedelta = timedelta(minutes=10),
+    ) -> Intent:
+        """A new intent signed with fresh keys, built as the customer client builds it."""
+        return build_intent(
+            IntentKeys.generate(), market=market, item=item, max_price=max_price,
+            currency=currency, country="DE", quantity=quantity, terms=tuple(terms),
+            expires_in=expires_in,
+        )  # fmt: skip
 
     async def send_intent(self, intent: Intent, timeout: float = HANDLED_TIMEOUT_S) -> Offer | None:
         """Put ``intent`` on its market topic; return the vendor's offer for it, or None."""

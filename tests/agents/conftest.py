@@ -9,7 +9,6 @@ from typing import Final, Protocol
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from intentcast.broker.kafka_meta import topic_partitions
 from intentcast.broker.settings import BrokerSettings
@@ -154,18 +153,18 @@ async def fake_intake(
 
 
 @pytest.fixture(params=TRANSPORTS)
-async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+def harness(request: pytest.FixtureRequest) -> Harness:
     """A way to serve a vendor and send it records: in memory, or on the session broker with
     the real processors registering it (tests.agents.harness)."""
     if request.param == "memory":
-        yield MemoryHarness()
-        return
+        return MemoryHarness()
     request.getfixturevalue("core_topics")
     request.getfixturevalue("processors")
-    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
-    make_topics = request.getfixturevalue("make_topics")
-    admin: AIOKafkaAdminClient = request.getfixturevalue("admin")
-    producer: AIOKafkaProducer = request.getfixturevalue("raw_producer")
-    tail_of = request.getfixturevalue("tail")
-    offers = await tail_of(OFFERS_SUBMITTED)
-    yield KafkaHarness(bootstrap, make_topics, producer, admin, offers, PARTITIONS)
+    return KafkaHarness(
+        request.getfixturevalue("kafka_bootstrap"),
+        request.getfixturevalue("make_topics"),
+        request.getfixturevalue("raw_producer"),
+        request.getfixturevalue("admin"),
+        request.getfixturevalue("tail"),
+        PARTITIONS,
+    )

@@ -28,7 +28,7 @@ from intentcast.agents import (
 )
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import verify_model
-from intentcast.schemas.topics import market_topic
+from intentcast.schemas.topics import OFFERS_SUBMITTED, market_topic
 from tests.conftest import wait_for
 
 MakeTopics = Callable[..., Awaitable[None]]
@@ -76,12 +76,13 @@ class KafkaHarness:
         make_topics: MakeTopics,
         producer: AIOKafkaProducer,
         admin: AIOKafkaAdminClient,
-        offers: Tail,
+        tail: Callable[[str], Awaitable[Tail]],
         partitions: int,
     ) -> None:
         self._partitions = partitions
         self._bootstrap, self._make_topics = bootstrap, make_topics
-        self._producer, self._admin, self._offers = producer, admin, offers
+        self._producer, self._admin, self._tail = producer, admin, tail
+        self._offers: Tail | None = None
         self._vendor: Vendor | None = None
 
     @asynccontextmanager
@@ -90,6 +91,7 @@ class KafkaHarness:
         await self._make_topics(*topics, partitions=self._partitions)
         await self._make_topics(vendor.profile_topic, partitions=1)
         self._vendor = vendor
+        self._offers = await self._tail(OFFERS_SUBMITTED)
         transport = KafkaTransport(ClientSettings(bootstrap=self._bootstrap))
         async with vendor.serving(transport) as runtime:
             yield runtime
@@ -131,14 +133,16 @@ class KafkaHarness:
 
     async def _read_all_offers(self) -> list[tuple[int, bytes, bytes]]:
         """Read the offers topic up to its end: the offers were acknowledged before the commit."""
-        consumer = self._offers.consumer
+        offers = self._offers
+        assert offers is not None, "serve a vendor first"
+        consumer = offers.consumer
         tps = list(consumer.assignment())
         ends = await consumer.end_offsets(tps)
 
         async def at_end() -> bool:
-            await self._offers.poll()
+            await offers.poll()
             positions = [await consumer.position(tp) for tp in ends]
             return all(pos >= end for pos, end in zip(positions, ends.values(), strict=True))
 
         await wait_for(at_end, what="the end of the offers topic")
-        return self._offers.records
+        return offers.records
