@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intentcast.schemas.errors import IntentcastError
 
@@ -33,6 +33,7 @@ class KafkaConnection(BaseSettings):
     package reports them in its own exception tree (the SDK's ``SettingsError``, ...).
     """
 
+    model_config = SettingsConfigDict(env_prefix="INTENTCAST_", extra="ignore")
     settings_error: ClassVar[type[IntentcastError]] = ConnectionSettingsError
 
     bootstrap: str = "127.0.0.1:9092"
