@@ -67,6 +67,8 @@ class InMemoryTransport:
         self._subscription: Subscription | None = None
         self._next: dict[str, int] = {}
         self._committed: dict[str, int] = {}
+        self._groups: defaultdict[str, dict[str, int]] = defaultdict(dict)
+        """Committed offsets by consumer group, kept across servings as Kafka keeps them."""
         self._arrived = asyncio.Event()
         self._changed = asyncio.Condition()
         self._failure: Exception | None = None
@@ -89,12 +91,14 @@ class InMemoryTransport:
         return True
 
     async def subscribe(self, subscription: Subscription) -> None:
-        """Read the subscribed topics from their start (a group of its own: from their end)."""
+        """Read on from the group's committed offsets (a group of its own: from the end)."""
         self._subscription = subscription
         self._failure = None
-        for topic in subscription.topics:
-            start = 0 if subscription.share_load else len(self.topics[topic])
-            self._next[topic] = self._committed[topic] = start
+        if subscription.share_load:
+            self._committed = self._groups[subscription.group_id]
+        else:
+            self._committed = {topic: len(self.topics[topic]) for topic in subscription.topics}
+        self._next = {topic: self._committed.get(topic, 0) for topic in subscription.topics}
 
     async def consume(self, handle: RecordsHandler, stop: asyncio.Event) -> None:
         """Hand each batch of new records to ``handle``, then commit it, until ``stop``."""

@@ -130,3 +130,20 @@ async def test_the_in_memory_transport_says_when_no_vendor_reads_a_record(
             await kafka.send_intent(other)
         assert await kafka.send_intent(make_intent(market=market)) is not None
     assert [r.key for r in kafka.topics[vendor.profile_topic]] == [vendor.vendor_id.encode()]
+
+
+async def test_serving_again_on_the_same_memory_transport_reads_on_from_the_commit(
+    unique: Callable[[str], str],
+) -> None:
+    """As on Kafka, the vendor's group remembers what it handled: a restart answers only new
+    intents."""
+    from intentcast.agents import InMemoryTransport
+
+    vendor, market = quoting_vendor(unique)
+    kafka = InMemoryTransport()
+    async with vendor.serving(kafka):
+        assert await kafka.send_intent(kafka.new_intent(market=market)) is not None
+    async with vendor.serving(kafka) as restarted:
+        assert await kafka.send_intent(kafka.new_intent(market=market)) is not None
+        assert restarted.stats.intents_seen == 1
+    assert len(kafka.offers()) == 2
