@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install intentcast with its dev tools
 
-lint: $(STAMP)  ## ruff (lint + format check)
+lint: $(STAMP)  ## ruff (lint + format check) and the layering contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)  ## mypy --strict
 	$(BIN)/mypy

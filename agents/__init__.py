@@ -1,7 +1,17 @@
-"""Customer publish client and vendor subscriber SDK; they meet the processors only via topics."""
+"""The customer client and the vendor SDK; they meet the processors only through topics.
+
+Everything a vendor author or a customer-client user needs is importable from here, the
+contract's models included; the submodules are internals and may change.
+
+Vendor authors: `Vendor`, its handler types, `OfferDraft`, the contract models a handler
+sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`), `SigningKey`, the term `ROSTER`,
+`minor_units` for prices, and the transports (`KafkaTransport`, `InMemoryTransport` for
+unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`, `Wallet`, `IntentKeys`.
+Both: `ClientSettings` and the errors under `ClientError`.
+"""
 
 from intentcast.agents.customer import DEFAULT_TERMS, CustomerClient
-from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.declaration import AgreementHandler, FeedbackHandler, IntentHandler
 from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
 from intentcast.agents.errors import (
     AgreementError,
@@ -9,7 +19,9 @@ from intentcast.agents.errors import (
     ClientError,
     IntentRejectedError,
     KafkaUnavailableError,
+    NotHandledError,
     PublishError,
+    RegistrationError,
     ReplyTimeoutError,
     SettingsError,
     TopicMissingError,
@@ -17,20 +29,26 @@ from intentcast.agents.errors import (
     WalletError,
 )
 from intentcast.agents.intent_handle import IntentHandle
-from intentcast.agents.partitions import partition_for
+from intentcast.agents.kafka_transport import KafkaTransport
+from intentcast.agents.memory_transport import InMemoryTransport
 from intentcast.agents.receipts import Receipt
 from intentcast.agents.settings import ClientSettings
-from intentcast.agents.vendor import (
-    AgreementHandler,
-    FeedbackHandler,
-    IntentHandler,
-    Vendor,
-    VendorStats,
-)
+from intentcast.agents.transport import VendorTransport
+from intentcast.agents.vendor import Vendor
+from intentcast.agents.vendor_runtime import VendorRuntime, VendorStats
 from intentcast.agents.wallet import IntentKeys, Wallet, default_wallet_path
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.crypto import SigningKey
+from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.iso import minor_units
+from intentcast.schemas.offer import Offer
+from intentcast.schemas.terms import ROSTER
 
 __all__ = [
     "DEFAULT_TERMS",
+    "ROSTER",
+    "Agreement",
     "AgreementError",
     "AgreementHandler",
     "BadAgreementError",
@@ -38,25 +56,34 @@ __all__ = [
     "ClientSettings",
     "CustomerClient",
     "FeedbackHandler",
+    "InMemoryTransport",
+    "Intent",
     "IntentHandle",
     "IntentHandler",
     "IntentKeys",
     "IntentRejectedError",
+    "KafkaTransport",
     "KafkaUnavailableError",
+    "NotHandledError",
+    "Offer",
     "OfferDraft",
+    "OfferFeedback",
     "PublishError",
     "Receipt",
-    "RecentIds",
+    "RegistrationError",
     "ReplyTimeoutError",
     "SettingsError",
+    "SigningKey",
     "TopicMissingError",
     "Vendor",
     "VendorConfigError",
+    "VendorRuntime",
     "VendorStats",
+    "VendorTransport",
     "Wallet",
     "WalletError",
     "build_offer",
     "default_wallet_path",
+    "minor_units",
     "offer_id_for",
-    "partition_for",
 ]

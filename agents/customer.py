@@ -10,10 +10,10 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
 from intentcast.agents.errors import ClientError
 from intentcast.agents.intent_handle import IntentHandle
+from intentcast.agents.intents import DEFAULT_TERMS, build_intent
 from intentcast.agents.kafka import (
     kafka_errors,
     make_consumer,
@@ -26,20 +26,12 @@ from intentcast.agents.receipts import Receipt
 from intentcast.agents.replies import REPLY_TOPICS
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.wallet import IntentKeys, Wallet
-from intentcast.schemas.canonical import schema_error_from
-from intentcast.schemas.crypto import sign_model
-from intentcast.schemas.fields import new_id
-from intentcast.schemas.intent import Intent, Place, Want
-from intentcast.schemas.terms import refs_for
-from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.intent import Intent
 from intentcast.schemas.topics import OFFERS_DELIVERED
 
 __all__ = ["DEFAULT_TERMS", "CustomerClient"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TERMS = ("P2B1", "SD-BASE")
-"""Service delivery only, and #NoStalking: what a customer proffers unless told otherwise."""
 
 
 class CustomerClient:
@@ -98,10 +90,10 @@ class CustomerClient:
         if intake does not answer within ``intake_timeout`` seconds.
         """
         keys = IntentKeys.generate()
-        intent = self._build(
+        intent = build_intent(
             keys, market=market, item=item, max_price=max_price, currency=currency,
             country=country, region=region, city=city, quantity=quantity,
-            attributes=attributes or {}, terms=terms, needed_by=needed_by, expires_in=expires_in,
+            attributes=attributes, terms=terms, needed_by=needed_by, expires_in=expires_in,
         )  # fmt: skip
         if self.wallet is not None:
             self.wallet.add_keys(intent.intent_id, keys)
@@ -113,43 +105,6 @@ class CustomerClient:
             raise
         self._handles.append(handle)
         return handle
-
-    @staticmethod
-    def _build(
-        keys: IntentKeys,
-        *,
-        market: str,
-        item: str,
-        max_price: Decimal,
-        currency: str,
-        country: str,
-        region: str | None,
-        city: str | None,
-        quantity: int,
-        attributes: dict[str, str],
-        terms: list[str] | tuple[str, ...],
-        needed_by: datetime | None,
-        expires_in: timedelta,
-    ) -> Intent:
-        now = utcnow()
-        try:
-            intent = Intent(
-                intent_id=new_id(),
-                market=market,
-                want=Want(item=item, quantity=quantity, attributes=attributes),
-                max_price=max_price,
-                currency=currency,
-                place=Place(country=country, region=region, city=city),
-                needed_by=needed_by,
-                expires_at=now + expires_in,
-                terms=refs_for(terms),
-                signing_key=keys.signing.public_key,
-                sealing_key=keys.sealing.public_key,
-                created_at=now,
-            )
-        except ValidationError as exc:
-            raise schema_error_from(exc) from None
-        return sign_model(intent, keys.signing)
 
     async def _open(self, intent: Intent, keys: IntentKeys) -> IntentHandle:
         """Start this intent's own producer and consumer and find its reply partition."""

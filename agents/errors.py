@@ -13,7 +13,9 @@
         ├── AgreementError          an acceptance ended without an agreement (``status``...)
         ├── BadAgreementError       an agreement record arrived but does not verify
         ├── WalletError             the wallet file is unsafe, corrupt or unwritable
-        └── VendorConfigError       a vendor was declared wrongly (found at declaration time)
+        ├── VendorConfigError       a vendor was declared wrongly (found at declaration time)
+        ├── RegistrationError       a vendor could not learn whether the processors listed it
+        └── NotHandledError         an in-memory record was not handled by a serving vendor
 
 aiokafka's exceptions are translated in :mod:`agents.kafka` so callers never catch them.
 """
@@ -30,7 +32,9 @@ __all__ = [
     "ClientError",
     "IntentRejectedError",
     "KafkaUnavailableError",
+    "NotHandledError",
     "PublishError",
+    "RegistrationError",
     "ReplyTimeoutError",
     "SettingsError",
     "TopicMissingError",
@@ -110,3 +114,27 @@ class WalletError(ClientError):
 
 class VendorConfigError(ClientError):
     """A vendor or one of its handlers is declared wrongly; raised at declaration time."""
+
+
+class RegistrationError(ClientError):
+    """The vendor registry could not be read, so the vendor cannot know it may answer yet."""
+
+    def __init__(self, vendor_id: str, cause: str) -> None:
+        super().__init__(
+            f"vendor {vendor_id!r} could not read the vendor registry ({cause}); start the "
+            "processors (`intentcast broker run`), which create and fill it, then run it again"
+        )
+        self.vendor_id = vendor_id
+
+
+class NotHandledError(ClientError):
+    """A record sent through the in-memory transport was not handled within the timeout."""
+
+    def __init__(self, topic: str, timeout: float | None) -> None:
+        what = "consumes" if timeout is None else f"handled the record within {timeout:g}s on"
+        super().__init__(
+            f"no vendor served on this transport {what} {topic}; serve the vendor that reads it "
+            "first (`async with vendor.serving(transport):`)"
+        )
+        self.topic = topic
+        self.timeout = timeout

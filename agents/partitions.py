@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intentcast.agents.errors import SettingsError
-from intentcast.schemas.partitioning import key_partition
+from intentcast.kafkaio import key_partition
 
 __all__ = ["partition_for"]
 
@@ -13,8 +13,8 @@ def partition_for(key: str | bytes, partitions: int) -> int:
 
     Every producer in the protocol keys by intent id with this partitioner, so a customer can
     read all replies to its intent from this one partition, without joining a consumer group.
-    The contract's partitioner (`schemas.partitioning`) is the one the processors use too, and
-    it is tested against aiokafka's and Kafka's own test values.
+    The contract's partitioner (`schemas.partitioning`, through `kafkaio`) is the one the
+    processors use too, and it is tested against aiokafka's and Kafka's own test values.
     """
     if partitions < 1:
         raise SettingsError(f"a topic has at least 1 partition, not {partitions}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ from aiokafka.errors import KafkaError
 
 from intentcast.agents.errors import ClientError, KafkaUnavailableError
 from intentcast.agents.kafka import kafka_errors
+from intentcast.kafkaio import Batch, consume, stop_task
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode
 from intentcast.schemas.crypto import SealingKey
@@ -66,11 +66,8 @@ class ReplyReader:
 
     async def close(self) -> None:
         """Stop reading (the consumer itself is stopped by its owner)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate()`` holds (True) or ``timeout`` seconds pass (False)."""
@@ -87,17 +84,18 @@ class ReplyReader:
 
     async def _run(self) -> None:
         try:
-            while True:
-                batch = await self._consumer.getmany(timeout_ms=500)
-                changed = False
-                for tp, records in batch.items():
-                    for record in records:
-                        changed |= self._handle(tp.topic, record)
-                if changed:
-                    async with self._cond:
-                        self._cond.notify_all()
+            await consume(self._consumer, self._handle_batch, name="reply reader")
         except KafkaError as exc:
             self.error = KafkaUnavailableError(f"reading replies: {type(exc).__name__}: {exc}")
+            async with self._cond:
+                self._cond.notify_all()
+
+    async def _handle_batch(self, batch: Batch) -> None:
+        changed = False
+        for tp, records in batch.items():
+            for record in records:
+                changed |= self._handle(tp.topic, record)
+        if changed:
             async with self._cond:
                 self._cond.notify_all()
 

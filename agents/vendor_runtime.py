@@ -1,190 +1,102 @@
-"""The running part of a vendor: profile, one consumer group, offers out, commits after acks."""
+"""The running part of a vendor: decide about each record, send offers, over any transport.
+
+It reads a `VendorDeclaration` (one way: a declaration knows nothing of its runtime) and
+talks to the world only through a `VendorTransport`, so the same decoding, validation,
+term checks and signing run on Kafka and in a unit test's memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
-
-from intentcast.agents.errors import PublishError, TopicMissingError, VendorConfigError
-from intentcast.agents.kafka import (
-    kafka_errors,
-    make_consumer,
-    make_producer,
-    random_client_id,
-    send,
-)
-from intentcast.agents.settings import ClientSettings
+from intentcast.agents.declaration import VendorDeclaration
+from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.drafts import build_offer, offer_id_for
+from intentcast.agents.errors import VendorConfigError
+from intentcast.agents.transport import Outgoing, Received, VendorTransport
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
-from intentcast.schemas.offer import Offer, VendorProfile
-from intentcast.schemas.topics import OFFERS_SUBMITTED, VENDOR_REGISTRY
+from intentcast.schemas.offer import Offer
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import OFFERS_SUBMITTED
 
-if TYPE_CHECKING:
-    from intentcast.agents.vendor import Vendor
-
-__all__ = ["VendorRuntime"]
+__all__ = ["VendorRuntime", "VendorStats"]
 
 log = logging.getLogger(__name__)
 
-Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-M = TypeVar("M", Intent, OfferFeedback, Agreement, VendorProfile)
-MAX_RECORDS: Final = 200
-POLL_MS: Final = 500
-PROFILE_METADATA_WAIT_S: Final = 5.0
-"""How long one look for the profile topic lasts before the SDK tells the operator and waits."""
-PROFILE_RETRY_MAX_S: Final = 30.0
-REGISTRATION_NAG_S: Final = 10.0
-"""How often the SDK reminds the operator while it waits to appear in the registry."""
+M = TypeVar("M", Intent, OfferFeedback, Agreement)
+
+
+@dataclass
+class VendorStats:
+    """Counters of one vendor process, for logs and the CLI's status line."""
+
+    intents_seen: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    skipped_terms: int = 0
+    skipped_expired: int = 0
+    declined: int = 0
+    offers_sent: int = 0
+    handler_errors: int = 0
+    feedback_received: int = 0
+    agreements_received: int = 0
 
 
 class VendorRuntime:
-    """Consumes a vendor's topics and sends its offers, committing only what was handled.
+    """Serves one declaration over one transport, a batch at a time.
 
-    One batch at a time: handle every record, wait until Kafka acknowledged every offer the
-    batch produced, then commit. A crash in between means redelivery (the vendor's dedupe and
-    the processors' duplicate-offer check absorb it), never a lost intent.
+    Handle every record of a batch, wait until the transport acknowledged every offer it
+    produced, and only then let the transport commit. A crash in between means redelivery
+    (the dedupe below and the processors' duplicate-offer check absorb it), never a lost
+    intent.
     """
 
-    def __init__(self, vendor: Vendor, settings: ClientSettings, stop: asyncio.Event) -> None:
-        self._vendor = vendor
-        self._stop = stop
-        client_id = random_client_id(f"vendor-{vendor.vendor_id}")
-        self._settings, self._client_id = settings, client_id
-        self._producer: AIOKafkaProducer = make_producer(settings, client_id)
-        if vendor.instances_share_load:
-            self._consumer: AIOKafkaConsumer = make_consumer(
-                settings, client_id, group_id=vendor.group_id, offset_reset="earliest"
-            )
-        else:  # a group of its own: sees every intent, but only new ones
-            own_group = f"{vendor.group_id}.{client_id.rsplit('-', 1)[1]}"
-            self._consumer = make_consumer(
-                settings, client_id, group_id=own_group, offset_reset="latest"
-            )
+    def __init__(
+        self,
+        vendor: VendorDeclaration,
+        transport: VendorTransport,
+        stats: VendorStats | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.transport = transport
+        self.stats = stats if stats is not None else VendorStats()
+        self._recent = RecentIds(vendor.dedupe_size)
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def topics(self) -> list[str]:
-        """Market topics plus the vendor's private feedback and agreements topics."""
-        vendor = self._vendor
-        return [*vendor.topics_for_markets, vendor.feedback_topic, vendor.agreements_topic]
-
-    def assignment(self) -> frozenset[tuple[str, int]]:
-        """Market partitions this instance owns right now (the group splits them)."""
-        markets = self._vendor.topics_for_markets
-        return frozenset(
-            (tp.topic, tp.partition) for tp in self._consumer.assignment() if tp.topic in markets
-        )
+    # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Register the profile, join the group and start the consume loop."""
-        vendor = self._vendor
+        """Register the profile, join the group and start consuming in the background."""
+        vendor = self.vendor
+        vendor.check_ready()
+        self._stop.clear()
         try:
-            with kafka_errors("starting the vendor's producer"):
-                await self._producer.start()
-            if not await self._publish_profile():
-                return  # stopped while waiting for the profile topic
-            if not await self._await_registration():
-                return  # stopped while waiting for the processors
-            with kafka_errors("starting the vendor's consumer"):
-                await self._consumer.start()
-            # Subscribing after start: aiokafka's start would wait for every subscribed topic
-            # to exist, but the per-vendor topics appear only once the processors saw the
-            # profile. The group simply rebalances when metadata shows them.
-            self._consumer.subscribe(self.topics)
+            if not await self.transport.register(vendor.profile(), self._stop):
+                return  # stopped while waiting to be registered
+            await self.transport.subscribe(vendor.subscription())
         except BaseException:
-            await self._shutdown()
+            await self.transport.close()
             raise
-        self._task = asyncio.create_task(self._loop(), name=f"vendor-{vendor.vendor_id}")
+        self._task = asyncio.create_task(
+            self.transport.consume(self._handle_records, self._stop),
+            name=f"vendor-{vendor.vendor_id}",
+        )
         log.info("vendor %s serving %s", vendor.vendor_id, ", ".join(vendor.markets))
 
-    async def _publish_profile(self) -> bool:
-        """Write the signed profile to the vendor's own topic, waiting politely until it exists.
-
-        Vendors cannot create topics (in secure mode no principal but the processors may), so
-        a missing profile topic is the operator's to create; until then the SDK says so and
-        retries with a growing pause. Returns False if the vendor was stopped meanwhile.
-        """
-        vendor = self._vendor
-        topic = vendor.profile_topic
-        pause = 1.0
-        while not self._stop.is_set():
-            try:
-                with kafka_errors(f"looking up {topic}", topic=topic):
-                    await asyncio.wait_for(
-                        self._producer.partitions_for(topic), PROFILE_METADATA_WAIT_S
-                    )
-            except (TimeoutError, TopicMissingError):
-                log.warning(
-                    "vendor %s: its profile topic %s does not exist yet; ask the operator to run "
-                    "`intentcast principals add vendor %s` (secure cluster) or "
-                    "`intentcast topics create --vendor %s`; retrying in %.0fs",
-                    vendor.vendor_id, topic, vendor.vendor_id, vendor.vendor_id, pause,
-                )  # fmt: skip
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), pause)
-                pause = min(pause * 2, PROFILE_RETRY_MAX_S)
-                continue
-            await send(self._producer, topic, vendor.vendor_id, encode(vendor.profile()))
-            return True
-        return False
-
-    async def _await_registration(self) -> bool:
-        """Wait until the processors list this profile in the registry, then start answering.
-
-        An offer sent before the processors registered its vendor would be refused as
-        `vendor_unknown`; the registry topic is the processors' answer, readable by everyone,
-        so the SDK waits for its own entry (with this key) instead of racing it.
-        """
-        vendor = self._vendor
-        consumer = make_consumer(self._settings, self._client_id, offset_reset="earliest")
-        with kafka_errors("reading the vendor registry", topic=VENDOR_REGISTRY):
-            await consumer.start()
-        try:
-            tps: list[TopicPartition] = []
-            waited = 0.0
-            while not self._stop.is_set():
-                if not tps:
-                    parts = await asyncio.wait_for(
-                        self._producer.partitions_for(VENDOR_REGISTRY), PROFILE_METADATA_WAIT_S
-                    )
-                    tps = [TopicPartition(VENDOR_REGISTRY, p) for p in sorted(parts)]
-                    consumer.assign(tps)
-                    await consumer.seek_to_beginning(*tps)
-                batch = await consumer.getmany(timeout_ms=POLL_MS)
-                for records in batch.values():
-                    for record in records:
-                        if record.key != vendor.vendor_id.encode():
-                            continue
-                        profile = self._decode(VendorProfile, VENDOR_REGISTRY, record)
-                        if profile is None:
-                            continue
-                        if profile.signing_key != vendor.key.public_key:
-                            raise VendorConfigError(
-                                f"vendor id {vendor.vendor_id!r} is registered with another key"
-                            )
-                        log.info("vendor %s registered", vendor.vendor_id)
-                        return True
-                waited += POLL_MS / 1000
-                if waited >= REGISTRATION_NAG_S:
-                    log.warning(
-                        "vendor %s: not in the registry yet; are the processors "
-                        "running (`intentcast broker run`)?",
-                        vendor.vendor_id,
-                    )
-                    waited = 0.0
-            return False
-        finally:
-            with contextlib.suppress(KafkaError):
-                await consumer.stop()
+    def stop(self) -> None:
+        """Ask the loop to end after the current batch."""
+        self._stop.set()
 
     async def wait(self) -> None:
         """Until the loop ends; re-raises its error."""
@@ -192,104 +104,157 @@ class VendorRuntime:
             await asyncio.shield(self._task)
 
     async def close(self) -> None:
-        """Stop the loop after the current batch, then flush, commit and close the clients."""
+        """Stop the loop after the current batch, then flush, commit and close the transport."""
         self._stop.set()
         if self._task is not None:
+            # its error, if any, was (or will be) raised by wait()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._shutdown()
+        await self.transport.close()
 
-    async def _shutdown(self) -> None:
-        with contextlib.suppress(KafkaError):
-            await self._consumer.stop()  # leaves the group at once, so others take over
-        with contextlib.suppress(KafkaError):
-            await self._producer.stop()  # flushes what is still buffered
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """Market partitions this instance owns right now (the group splits them)."""
+        markets = self.vendor.topics_for_markets
+        return frozenset(tp for tp in self.transport.assignment() if tp[0] in markets)
 
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            with kafka_errors("consuming"):
-                batch: Batch = await self._consumer.getmany(
-                    timeout_ms=POLL_MS, max_records=MAX_RECORDS
-                )
-            if batch:
-                await self._handle_batch(batch)
-                await self._commit(batch)
+    # -- decisions -------------------------------------------------------------------------
 
-    async def _handle_batch(self, batch: Batch) -> None:
-        vendor = self._vendor
+    async def handle_intent(self, intent: Intent, now: datetime | None = None) -> Offer | None:
+        """Decide about one intent and return the signed offer to send, if any.
+
+        Skips (and counts) duplicates, intents with a bad signature, terms this vendor does not
+        accept and expired intents; a handler that raises is logged and counted, never fatal.
+        """
+        vendor, stats = self.vendor, self.stats
+        stats.intents_seen += 1
+        if self._recent.seen(intent.intent_id):
+            stats.duplicates += 1
+            return None
+        handler = vendor.intent_handler(intent.market)
+        try:
+            intent.verify()
+        except SchemaError as exc:
+            stats.invalid += 1
+            log.warning("intent %s skipped: %s", intent.intent_id, exc)
+            return None
+        if handler is None:
+            stats.invalid += 1
+            log.warning("intent %s: no handler for market %s", intent.intent_id, intent.market)
+            return None
+        if not vendor.accepts_terms(intent):
+            stats.skipped_terms += 1
+            return None
+        moment = now or utcnow()
+        if intent.expires_at <= moment:
+            stats.skipped_expired += 1
+            return None
+        try:
+            draft = await handler(intent)
+            if draft is None:
+                stats.declined += 1
+                return None
+            return build_offer(
+                draft, intent, vendor_id=vendor.vendor_id, key=vendor.key, now=moment,
+                offer_id=offer_id_for(vendor.key, intent.intent_id),
+            )  # fmt: skip
+        except Exception:
+            stats.handler_errors += 1
+            log.exception("intent %s: the intent handler failed", intent.intent_id)
+            return None
+
+    async def handle_feedback(self, feedback: OfferFeedback) -> None:
+        """Count feedback and pass it to the handler, if any; handler errors are logged."""
+        self.stats.feedback_received += 1
+        handler = self.vendor.feedback_handler
+        if handler is not None:
+            try:
+                await handler(feedback)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("feedback for offer %s: the handler failed", feedback.offer_id)
+
+    async def handle_agreement(self, agreement: Agreement) -> None:
+        """Check an agreement copy is ours and valid, then pass it to the handler, if any."""
+        vendor = self.vendor
+        try:
+            agreement.verify()
+            if agreement.offer.vendor_id != vendor.vendor_id:
+                raise VendorConfigError("agreement names another vendor")
+            if agreement.vendor_key != vendor.key.public_key:
+                raise VendorConfigError("agreement was recorded with another vendor key")
+        except (SchemaError, VendorConfigError) as exc:
+            self.stats.invalid += 1
+            log.warning("agreement %s skipped: %s", agreement.agreement_id, exc)
+            return
+        self.stats.agreements_received += 1
+        handler = vendor.agreement_handler
+        if handler is not None:
+            try:
+                await handler(agreement)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("agreement %s: the handler failed", agreement.agreement_id)
+
+    # -- one batch -------------------------------------------------------------------------
+
+    async def _handle_records(self, records: Sequence[Received]) -> None:
+        vendor = self.vendor
         intents: list[Intent] = []
-        for tp, records in batch.items():
-            for record in records:
-                if tp.topic in vendor.topics_for_markets:
-                    intent = self._decode_intent(tp.topic, record)
-                    if intent is not None:
-                        intents.append(intent)
-                elif tp.topic == vendor.feedback_topic:
-                    feedback = self._decode(OfferFeedback, tp.topic, record)
-                    if feedback is not None:
-                        await vendor.handle_feedback(feedback)
-                elif tp.topic == vendor.agreements_topic:
-                    agreement = self._decode(Agreement, tp.topic, record)
-                    if agreement is not None:
-                        await vendor.handle_agreement(agreement)
+        for record in records:
+            if record.topic in vendor.topics_for_markets:
+                intent = self._decode_intent(record)
+                if intent is not None:
+                    intents.append(intent)
+            elif record.topic == vendor.feedback_topic:
+                feedback = self._decode(OfferFeedback, record)
+                if feedback is not None:
+                    await self.handle_feedback(feedback)
+            elif record.topic == vendor.agreements_topic:
+                agreement = self._decode(Agreement, record)
+                if agreement is not None:
+                    await self.handle_agreement(agreement)
         offers = await self._answer(intents)
-        await self._send_all(offers)
+        if offers:
+            await self.transport.send(
+                [Outgoing(OFFERS_SUBMITTED, o.intent_id.encode("ascii"), encode(o)) for o in offers]
+            )
+            self.stats.offers_sent += len(offers)
 
     async def _answer(self, intents: list[Intent]) -> list[Offer]:
         """Run the handler for each intent, at most ``max_in_flight`` at once (1 keeps order)."""
-        vendor = self._vendor
-        if vendor.max_in_flight == 1:
-            answers = [await vendor.handle_intent(intent) for intent in intents]
+        limit = self.vendor.max_in_flight
+        if limit == 1:
+            answers = [await self.handle_intent(intent) for intent in intents]
         else:
-            gate = asyncio.Semaphore(vendor.max_in_flight)
+            gate = asyncio.Semaphore(limit)
 
             async def limited(intent: Intent) -> Offer | None:
                 async with gate:
-                    return await vendor.handle_intent(intent)
+                    return await self.handle_intent(intent)
 
             answers = list(await asyncio.gather(*(limited(i) for i in intents)))
         return [offer for offer in answers if offer is not None]
 
-    async def _send_all(self, offers: list[Offer]) -> None:
-        """Send the offers and wait until Kafka acknowledged every one (or raise)."""
-        if not offers:
-            return
-        with kafka_errors("sending offers", PublishError, topic=OFFERS_SUBMITTED):
-            acks = [
-                await self._producer.send(
-                    OFFERS_SUBMITTED, value=encode(o), key=o.intent_id.encode("ascii")
-                )
-                for o in offers
-            ]
-            await asyncio.gather(*acks)
-        self._vendor.stats.offers_sent += len(offers)
-
-    async def _commit(self, batch: Batch) -> None:
-        offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in batch.items()}
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # The group rebalanced meanwhile: the new owner re-reads these records, and dedupe
-            # plus the processors' duplicate-offer check make that harmless.
-            log.warning("vendor %s: commit failed (%s); records will be redelivered",
-                        self._vendor.vendor_id, exc)  # fmt: skip
-
-    def _decode_intent(self, topic: str, record: ConsumerRecord[bytes, bytes]) -> Intent | None:
-        intent = self._decode(Intent, topic, record)
-        if intent is not None and self._vendor.topics_for_markets[topic] != intent.market:
-            self._vendor.stats.invalid += 1
-            log.warning("intent %s on %s names market %s", intent.intent_id, topic, intent.market)
+    def _decode_intent(self, record: Received) -> Intent | None:
+        intent = self._decode(Intent, record)
+        if intent is None:
             return None
-        if intent is not None and record.key != intent.intent_id.encode("ascii"):
-            log.warning("intent %s arrived with another key on %s", intent.intent_id, topic)
+        if self.vendor.topics_for_markets[record.topic] != intent.market:
+            self.stats.invalid += 1
+            log.warning(
+                "intent %s on %s names market %s", intent.intent_id, record.topic, intent.market
+            )
+            return None
+        if record.key != intent.intent_id.encode("ascii"):
+            log.warning("intent %s arrived with another key on %s", intent.intent_id, record.topic)
         return intent
 
-    def _decode(self, model: type[M], topic: str, record: ConsumerRecord[bytes, bytes]) -> M | None:
+    def _decode(self, model: type[M], record: Received) -> M | None:
         try:
             return decode(model, record.value or b"")
         except SchemaError as exc:
-            self._vendor.stats.invalid += 1
+            self.stats.invalid += 1
             log.warning("skipped an unreadable record on %s[%d]@%d: %s",
-                        topic, record.partition, record.offset, exc)  # fmt: skip
+                        record.topic, record.partition, record.offset, exc)  # fmt: skip
             return None

@@ -26,7 +26,6 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
 
 from intentcast.broker.context import Context
 from intentcast.broker.outputs import Outputs
@@ -34,6 +33,7 @@ from intentcast.broker.processors.incoming import Incoming
 from intentcast.broker.processors.profiles import check_vendor_profile, ensure_vendor_topics
 from intentcast.broker.processors.refusals import VendorRecord, refuse
 from intentcast.broker.refusal import Refused
+from intentcast.kafkaio import Batch, consume, records_of, stop_task
 from intentcast.schemas import VENDOR_REGISTRY, ReasonCode, Rejected, encode
 from intentcast.schemas.topics import VENDOR_PROFILE_PATTERN, vendor_id_of_profile_topic
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 GROUP_SUFFIX: Final = "-profiles"
 METADATA_MAX_AGE_MS: Final = 5_000
 """How soon a vendor profile topic created after start is noticed (one metadata refresh)."""
-POLL_MS: Final = 500
+MAX_RECORDS: Final = 100
 RETRY_S: Final = 1.0
 
 Record = Any  # aiokafka's ConsumerRecord[bytes, bytes]
@@ -93,39 +93,23 @@ class ProfileGate:
         self._task = asyncio.create_task(self._run(), name="profile-gate")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._consumer is not None:
             with contextlib.suppress(KafkaError):
                 await self._consumer.stop()
         await self._outputs.stop()
 
     async def _run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while True:
-            try:
-                batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=100)
-                for records in batch.values():
-                    for record in records:
-                        await self._handle(record)
-                if batch:
-                    await self._commit(consumer, batch)
-            except KafkaError as exc:
-                # nothing of the batch is committed: go back and check it again
-                log.warning("profile gate: %s: %s; retrying", type(exc).__name__, exc)
-                await asyncio.sleep(RETRY_S)
-                with contextlib.suppress(KafkaError):
-                    await consumer.seek_to_committed()
+        assert self._consumer is not None
+        # a Kafka error leaves the batch uncommitted: the loop goes back and checks it again
+        await consume(
+            self._consumer, self._handle_batch, name="profile gate",
+            max_records=MAX_RECORDS, commit=True, retry_after=RETRY_S,
+        )  # fmt: skip
 
-    async def _commit(self, consumer: AIOKafkaConsumer, batch: dict[Any, list[Record]]) -> None:
-        offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in batch.items()}
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:  # rebalanced meanwhile: the new owner checks them again
-            log.info("profile gate: commit failed (%s); records will be checked again", exc)
+    async def _handle_batch(self, batch: Batch) -> None:
+        for record in records_of(batch):
+            await self._handle(record)
 
     async def _handle(self, record: Record) -> None:
         if record.value is None:

@@ -9,7 +9,6 @@ same rules again in log order, so all workers agree without coordination.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,6 +18,7 @@ from aiokafka.errors import KafkaError
 from intentcast.broker.kafka_meta import topic_partitions
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.validation import check_profile
+from intentcast.kafkaio import Batch, consume, records_of, stop_task
 from intentcast.schemas import VENDOR_REGISTRY, Rejected, VendorProfile, decode
 from intentcast.schemas.topics import vendor_id_of_profile_topic
 
@@ -92,15 +92,17 @@ class VendorRegistry:
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            async with self._progress:
-                for records in batch.values():
-                    for record in records:
-                        self.apply(record.value)
-                for tp in self._consumer.assignment():  # position skips compaction gaps
-                    self._position[tp] = await self._consumer.position(tp)
-                self._progress.notify_all()
+        await consume(self._consumer, self._fold, name="vendor registry")
+
+    async def _fold(self, batch: Batch) -> None:
+        """Apply a batch (even an empty one) and tell `sync` how far the topic is read."""
+        assert self._consumer is not None
+        async with self._progress:
+            for record in records_of(batch):
+                self.apply(record.value)
+            for tp in self._consumer.assignment():  # position skips compaction gaps
+                self._position[tp] = await self._consumer.position(tp)
+            self._progress.notify_all()
 
     async def sync(self, timeout: float = 10.0) -> None:
         """Wait until every profile written before this call was checked and folded in.
@@ -162,10 +164,7 @@ class VendorRegistry:
             await asyncio.wait_for(self._progress.wait_for(caught_up), timeout)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
         if self._admin is not None:

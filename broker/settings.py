@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from intentcast.kafkaio import KafkaConnection
 
 DEFAULT_APP_ID = "intentcast-processors"
 
@@ -27,16 +29,16 @@ def default_datadir(app_id: str) -> str:
     return str(state_home() / "intentcast" / "processors" / app_id)
 
 
-class BrokerSettings(BaseSettings):
+class BrokerSettings(KafkaConnection):
     """How the processors reach Kafka and the limits they enforce.
 
     `partitions` must be the same for every intent-keyed topic: it is what makes an intent, its
-    offers and its acceptance meet on one partition number.
+    offers and its acceptance meet on one partition number. The connection fields (bootstrap,
+    SASL, CA file) and `kafka_kwargs` are `kafkaio.KafkaConnection`'s, shared with the SDK.
     """
 
     model_config = SettingsConfigDict(env_prefix="INTENTCAST_", extra="ignore")
 
-    bootstrap: str = "127.0.0.1:9092"
     app_id: str = Field(default=DEFAULT_APP_ID, pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
     partitions: int = Field(default=6, ge=1, le=1024)
     replication: int = Field(default=1, ge=1, le=5)
@@ -63,11 +65,6 @@ class BrokerSettings(BaseSettings):
     # then tried again (broker.destinations)
     destination_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_expiry_days: int = Field(default=30, ge=1, le=365)
-    security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 
     @field_validator("datadir")
@@ -75,24 +72,6 @@ class BrokerSettings(BaseSettings):
     def _expand_home(cls, value: str) -> str:
         """faust expands `~` itself but the quarantine file does not: both must agree."""
         return os.path.expanduser(value)
-
-    def kafka_kwargs(self) -> dict[str, Any]:
-        """Connection settings for every aiokafka client the processors open."""
-        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
-        if self.security_protocol != "PLAINTEXT":
-            from aiokafka.helpers import create_ssl_context
-
-            kwargs.update(
-                security_protocol=self.security_protocol,
-                sasl_mechanism=self.sasl_mechanism,
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=(
-                    self.sasl_password.get_secret_value() if self.sasl_password else None
-                ),
-            )
-            if self.security_protocol == "SASL_SSL":
-                kwargs["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
-        return kwargs
 
     def faust_credentials(self) -> Any:
         """The same SASL settings for faust's own clients (`broker_credentials`); None if off."""

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from intentcast.agents import OfferDraft, Vendor
+from intentcast.agents import ROSTER, Intent, OfferDraft, SigningKey, Vendor
 from intentcast.examples.pricing import round_down
-from intentcast.schemas.crypto import SigningKey
-from intentcast.schemas.intent import Intent
-from intentcast.schemas.terms import ROSTER
 
 KEY = SigningKey.from_seed(hashlib.sha256(b"example:acme-bikes").digest())
 """Fixed seed: the demo vendor keeps one identity (a real vendor keeps its seed secret)."""

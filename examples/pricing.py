@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from intentcast.schemas.iso import minor_units
+from intentcast.agents import minor_units
 
 __all__ = ["round_down", "round_up"]
 

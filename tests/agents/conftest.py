@@ -26,9 +26,12 @@ from intentcast.schemas.topics import (
     OFFERS_SUBMITTED,
     VENDOR_REGISTRY,
 )
+from tests.agents.harness import Harness, KafkaHarness, MemoryHarness
 from tests.watchers import TopicWatcher
 
 PARTITIONS: Final = 6
+TRANSPORTS: Final = ("memory", pytest.param("kafka", marks=pytest.mark.kafka))
+"""The SDK tests that take the `harness` fixture run once on each transport."""
 PROTOCOL_TOPICS: Final = (
     INTENTS_SUBMITTED, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS, AGREEMENTS,
     INTENT_STATUS, VENDOR_REGISTRY,
@@ -89,3 +92,21 @@ async def fake_intake(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+@pytest.fixture(params=TRANSPORTS)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    """A way to serve a vendor and send it records: in memory, or on the session broker with
+    the real processors registering it (tests.agents.harness)."""
+    if request.param == "memory":
+        return MemoryHarness()
+    request.getfixturevalue("core_topics")
+    request.getfixturevalue("processors")
+    return KafkaHarness(
+        request.getfixturevalue("kafka_bootstrap"),
+        request.getfixturevalue("make_topics"),
+        request.getfixturevalue("raw_producer"),
+        request.getfixturevalue("admin"),
+        request.getfixturevalue("tail"),
+        PARTITIONS,
+    )

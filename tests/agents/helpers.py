@@ -46,13 +46,15 @@ def make_intent(
     return sign_model(intent, keys.signing)
 
 
-def make_agreement(vendor_key: SigningKey | None = None) -> Agreement:
+def make_agreement(
+    vendor_key: SigningKey | None = None, vendor_id: str = "acme-bikes", market: str = "bikes"
+) -> Agreement:
     """A complete, valid agreement record (seq 0) between a fresh intent and a vendor."""
     keys = IntentKeys.generate()
     vendor_key = vendor_key or SigningKey.generate()
-    intent = make_intent(keys=keys)
+    intent = make_intent(keys=keys, market=market)
     offer = build_offer(
-        OfferDraft(price=Decimal("150")), intent, vendor_id="acme-bikes", key=vendor_key
+        OfferDraft(price=Decimal("150")), intent, vendor_id=vendor_id, key=vendor_key
     )
     acceptance = sign_model(
         Acceptance(

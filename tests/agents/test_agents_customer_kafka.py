@@ -18,8 +18,8 @@ from intentcast.agents import (
     IntentHandle,
     IntentRejectedError,
     ReplyTimeoutError,
-    partition_for,
 )
+from intentcast.agents.partitions import partition_for
 from intentcast.schemas.canonical import decode
 from intentcast.schemas.events import StatusKind
 from intentcast.schemas.intent import Intent

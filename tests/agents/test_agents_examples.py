@@ -1,9 +1,11 @@
-"""The example vendors price and filter as documented (handlers called directly)."""
+"""The example vendors price and filter as documented (handlers called directly, and the
+whole SDK path on the in-memory transport)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from intentcast.agents import InMemoryTransport
 from intentcast.examples import acme, careful, premium
 from tests.agents.helpers import make_intent
 
@@ -19,11 +21,13 @@ async def test_premium_prices_above_the_ceiling() -> None:
 
 
 async def test_careful_skips_intents_proffering_pdc_ai() -> None:
-    vendor = careful.vendor
-    assert await vendor.handle_intent(make_intent(terms=("SD-BASE", "PDC-AI"))) is None
-    assert vendor.stats.skipped_terms == 1
-    offer = await vendor.handle_intent(make_intent(terms=("SD-BASE", "P2B1")))
+    kafka = InMemoryTransport()
+    async with careful.vendor.serving(kafka) as running:
+        assert await kafka.send_intent(make_intent(terms=("SD-BASE", "PDC-AI"))) is None
+        assert running.stats.skipped_terms == 1
+        offer = await kafka.send_intent(make_intent(terms=("SD-BASE", "P2B1")))
     assert offer is not None and offer.price == Decimal("190")
+    assert kafka.registered["careful-cycles"].signing_key == careful.KEY.public_key
 
 
 def test_examples_have_fixed_identities() -> None:

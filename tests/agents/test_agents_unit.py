@@ -17,13 +17,13 @@ from intentcast import agents
 from intentcast.agents import (
     ClientSettings,
     OfferDraft,
-    RecentIds,
     SettingsError,
     Vendor,
     VendorConfigError,
     build_offer,
-    partition_for,
 )
+from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.partitions import partition_for
 from intentcast.schemas.crypto import SigningKey, verify_model
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.intent import Intent
@@ -143,61 +143,7 @@ async def test_decorator_returns_the_function_itself() -> None:
     assert draft.price == Decimal("200")
 
 
-# -- skip logic ------------------------------------------------------------------------
-
-
-def vendor_with_quote(accepts: tuple[str, ...] = ("SD-BASE", "P2B1")) -> Vendor:
-    vendor = make_vendor(accepts=accepts)
-
-    @vendor.on_intent("bikes")
-    async def quote(intent: Intent) -> OfferDraft | None:
-        if intent.want.item == "boom":
-            raise RuntimeError("handler bug")
-        if intent.want.item == "nothing":
-            return None
-        return OfferDraft(price=Decimal("100"))
-
-    return vendor
-
-
-async def test_intent_with_unaccepted_term_is_skipped_without_calling_handler() -> None:
-    vendor = vendor_with_quote()
-    assert await vendor.handle_intent(make_intent(terms=("SD-BASE", "PDC-AI"))) is None
-    assert vendor.stats.skipped_terms == 1 and vendor.stats.declined == 0
-
-
-async def test_intent_with_accepted_subset_gets_an_offer() -> None:
-    vendor = vendor_with_quote(accepts=("SD-BASE", "P2B1", "PDC-GOOD"))
-    offer = await vendor.handle_intent(make_intent(terms=("SD-BASE",)))
-    assert offer is not None and vendor.stats.skipped_terms == 0
-
-
-async def test_expired_intent_is_skipped() -> None:
-    vendor = vendor_with_quote()
-    assert await vendor.handle_intent(make_intent(expires_in=timedelta(seconds=-5))) is None
-    assert vendor.stats.skipped_expired == 1
-
-
-async def test_duplicate_intent_is_answered_once() -> None:
-    vendor = vendor_with_quote()
-    intent = make_intent()
-    assert await vendor.handle_intent(intent) is not None
-    assert await vendor.handle_intent(intent) is None
-    assert vendor.stats.duplicates == 1 and vendor.stats.intents_seen == 2
-
-
-async def test_handler_error_and_decline_are_counted() -> None:
-    vendor = vendor_with_quote()
-    assert await vendor.handle_intent(make_intent(item="boom")) is None
-    assert await vendor.handle_intent(make_intent(item="nothing")) is None
-    assert vendor.stats.handler_errors == 1 and vendor.stats.declined == 1
-
-
-async def test_forged_intent_is_skipped() -> None:
-    vendor = vendor_with_quote()
-    forged = make_intent().model_copy(update={"max_price": Decimal("1")})
-    assert await vendor.handle_intent(forged) is None
-    assert vendor.stats.invalid == 1
+# -- profile ----------------------------------------------------------------------------
 
 
 def test_profile_is_signed_with_vendor_key() -> None:
@@ -265,19 +211,8 @@ def test_sasl_kwargs() -> None:
     assert kwargs["sasl_plain_password"] == "p" and kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
 
 
-def test_exported_names_are_sorted_and_importable() -> None:
-    names = agents.__all__
-    assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
-    for name in names:
-        assert getattr(agents, name) is not None
-
-
 def test_impossible_sizes_raise_the_sdks_settings_error_not_a_bare_value_error() -> None:
     """One `except ClientError` catches every SDK error, argument mistakes included."""
-    from intentcast.agents.dedupe import RecentIds
-    from intentcast.agents.errors import SettingsError
-    from intentcast.agents.partitions import partition_for
-
     with pytest.raises(SettingsError, match="maxsize"):
         RecentIds(0)
     with pytest.raises(SettingsError, match="partition"):

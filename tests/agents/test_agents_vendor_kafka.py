@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from intentcast.agents import ClientSettings, OfferDraft, Vendor, partition_for
+from intentcast.agents import ClientSettings, OfferDraft, Vendor
+from intentcast.agents.partitions import partition_for
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import SigningKey, verify_model
 from intentcast.schemas.events import OfferFeedback
@@ -213,3 +214,24 @@ async def test_vendor_picks_up_its_feedback_topic_created_after_start(
         await producer.send_and_wait(vendor.feedback_topic, encode(note), key=b"b" * 32)
         await wait_for(lambda: bool(received), what="the feedback", timeout=60)
     assert received == [note] and vendor.stats.feedback_received == 1
+
+
+async def test_an_unreadable_registry_is_an_sdk_error_that_says_what_to_do(
+    kafka_bootstrap: str,
+    unique: Callable[[str], str],
+    make_topics: MakeTopics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A registry topic that does not exist (no processors ever ran on this cluster) must not
+    escape as aiokafka's or asyncio's timeout."""
+    from intentcast.agents import KafkaTransport, RegistrationError, kafka_transport
+
+    monkeypatch.setattr(kafka_transport, "VENDOR_REGISTRY", unique("no-registry"))
+    vendor = new_vendor(unique("v"), unique("bikes"), kafka_bootstrap)
+    await make_topics(vendor.profile_topic, partitions=1)
+    transport = KafkaTransport(vendor.settings)
+    try:
+        with pytest.raises(RegistrationError, match="intentcast broker run"):
+            await transport.register(vendor.profile(), asyncio.Event())
+    finally:
+        await transport.close()

@@ -1,6 +1,6 @@
 """The installed import names are `intentcast.*` only.
 
-`broker`, `agents`, `schemas`, `examples` and `bench` are generic names that other
+`broker`, `agents`, `schemas`, `kafkaio`, `examples` and `bench` are generic names that other
 distributions on PyPI install too (`schemas`, `agents` and `broker` all exist there), so the
 top-level folders are installed as `intentcast.broker`, ... through the links in `intentcast/`,
 and nothing may import them by their folder names: in a checkout that would load a second copy
@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("broker", "agents", "schemas", "examples", "bench")
+FOLDERS = ("broker", "agents", "schemas", "kafkaio", "examples", "bench")
 BARE_IMPORT = re.compile(rf"^\s*(?:from|import)\s+(?:{'|'.join(FOLDERS)})(?:\.|\s|$)", re.M)
 
 
@@ -74,3 +74,15 @@ def test_one_partitioner_serves_the_processors_and_the_sdk() -> None:
         & set(re.findall(r"0x5BD1E995|aiokafka\.partitioner", p.read_text(encoding="utf-8")))
     ]
     assert copies == ["schemas/partitioning.py"], "murmur2 lives in schemas/partitioning.py only"
+
+
+def test_the_layering_contracts_cover_every_product_package() -> None:
+    """`make lint` runs lint-imports on these contracts; a package missing from them would
+    be free to import anything."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    [layers] = [c for c in contracts if c["type"] == "layers"]
+    assert layers["layers"] == ["agents | broker", "kafkaio", "schemas"]
+    assert "lint-imports" in (ROOT / "Makefile").read_text(encoding="utf-8")

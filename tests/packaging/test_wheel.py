@@ -36,7 +36,7 @@ from tests.conftest import private_kafka
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("broker", "agents", "schemas", "examples", "bench")
+FOLDERS = ("broker", "agents", "schemas", "kafkaio", "examples", "bench")
 BUILD_S, VENV_S, INSTALL_S, DEMO_S, READY_S, STOP_S, HELP_S = 600, 180, 900, 420, 90, 45, 60
 
 
@@ -247,6 +247,8 @@ def test_the_wheel_holds_intentcast_and_its_data_only(wheel: Path) -> None:
         "intentcast/schemas/json/Agreement.json",
         "intentcast/schemas/currencies.json",  # the minor units the money rule reads
         "intentcast/examples/acme.py",
+        "intentcast/kafkaio/consume.py",  # the plumbing agents and broker both import
+        "intentcast/kafkaio/py.typed",
         "intentcast/dashboard/static/index.html",
         "intentcast/py.typed",
         "intentcast-0.1.0.dist-info/licenses/LICENSE",

@@ -1,0 +1,215 @@
+"""What a vendor is: identity, key, markets, accepted terms and its handlers, nothing running.
+
+Everything that can be wrong is checked here, when the vendor or a handler is declared, so a
+misconfiguration fails at import, not when the first intent arrives. The runtime
+(`agents.vendor_runtime`) reads a declaration and never the other way round.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from intentcast.agents.drafts import OfferDraft
+from intentcast.agents.errors import VendorConfigError
+from intentcast.agents.settings import ClientSettings
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.intent import Intent
+from intentcast.schemas.offer import VendorProfile
+from intentcast.schemas.terms import ROSTER, TermRef, term_ref
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import (
+    VENDOR_TOPIC_PREFIX,
+    market_topic,
+    vendor_agreements_topic,
+    vendor_feedback_topic,
+    vendor_profile_topic,
+)
+
+__all__ = [
+    "AgreementHandler",
+    "FeedbackHandler",
+    "IntentHandler",
+    "Subscription",
+    "VendorDeclaration",
+]
+
+IntentHandler = Callable[[Intent], Awaitable[OfferDraft | None]]
+FeedbackHandler = Callable[[OfferFeedback], Awaitable[None]]
+AgreementHandler = Callable[[Agreement], Awaitable[None]]
+IH = TypeVar("IH", bound=IntentHandler)
+FH = TypeVar("FH", bound=FeedbackHandler)
+AH = TypeVar("AH", bound=AgreementHandler)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a transport consumes for one vendor, and as which consumer group."""
+
+    group_id: str
+    topics: tuple[str, ...]
+    share_load: bool
+    """True: every instance joins ``group_id`` and they split the partitions; False: each
+    instance gets a group of its own that starts at the latest offset."""
+
+
+def _require_async(fn: Callable[..., Any], what: str) -> None:
+    if not inspect.iscoroutinefunction(fn):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise VendorConfigError(f"{what} handler {name} must be an `async def` function")
+
+
+class VendorDeclaration:
+    """A vendor's identity, markets, accepted terms and handlers, checked when declared.
+
+    ``settings`` names the Kafka cluster to serve on (None: the ``INTENTCAST_*`` environment).
+
+    Instances with the same ``vendor_id`` share one consumer group and so split the markets'
+    partitions (unless ``instances_share_load`` is False).
+    """
+
+    def __init__(
+        self,
+        vendor_id: str,
+        *,
+        key: SigningKey,
+        markets: Iterable[str],
+        accepts: Iterable[str],
+        display_name: str | None = None,
+        settings: ClientSettings | None = None,
+        instances_share_load: bool = True,
+        max_in_flight: int = 1,
+        dedupe_size: int = 10_000,
+    ) -> None:
+        if not isinstance(key, SigningKey):
+            raise VendorConfigError("key must be a schemas.crypto.SigningKey")
+        if max_in_flight < 1 or dedupe_size < 1:
+            raise VendorConfigError("max_in_flight and dedupe_size must be at least 1")
+        self.vendor_id = vendor_id
+        self.key = key
+        self.markets = tuple(markets)
+        self.accepts = self._term_refs(accepts)
+        self.display_name = display_name or vendor_id
+        self.settings = settings
+        self.instances_share_load = instances_share_load
+        self.max_in_flight = max_in_flight
+        self.dedupe_size = dedupe_size
+        self._accepted = {(ref.id, ref.version, ref.sha256) for ref in self.accepts}
+        self._intent_handlers: dict[str, IntentHandler] = {}
+        self.feedback_handler: FeedbackHandler | None = None
+        self.agreement_handler: AgreementHandler | None = None
+        try:
+            self.topics_for_markets = {market_topic(m): m for m in self.markets}
+            self.feedback_topic = vendor_feedback_topic(vendor_id)
+            self.agreements_topic = vendor_agreements_topic(vendor_id)
+            self.profile_topic = vendor_profile_topic(vendor_id)
+            self.profile()  # every field valid (display name, markets...) or fail now
+        except SchemaError as exc:
+            raise VendorConfigError(f"vendor {vendor_id!r}: {exc.detail}") from None
+
+    @staticmethod
+    def _term_refs(ids: Iterable[str]) -> tuple[TermRef, ...]:
+        refs = []
+        for term_id in dict.fromkeys(ids):
+            try:
+                refs.append(term_ref(term_id))
+            except SchemaError:
+                known = ", ".join(sorted(ROSTER))
+                raise VendorConfigError(
+                    f"accepts names {term_id!r}, which is not a roster term ({known})"
+                ) from None
+        return tuple(sorted(refs, key=lambda ref: ref.id))
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def on_intent(self, *markets: str) -> Callable[[IH], IH]:
+        """Register an ``async`` handler for intents of ``markets`` (all markets if none).
+
+        The handler returns an :class:`OfferDraft` to make an offer or ``None`` to decline.
+        The decorator returns the function itself, so it can still be called in a unit test.
+        """
+        chosen = markets or self.markets
+        for market in chosen:
+            if market not in self.markets:
+                raise VendorConfigError(
+                    f"market {market!r} is not one of vendor {self.vendor_id}'s markets "
+                    f"{list(self.markets)}; add it to Vendor(markets=...)"
+                )
+            if market in self._intent_handlers:
+                raise VendorConfigError(f"market {market!r} already has an intent handler")
+
+        def register(fn: IH) -> IH:
+            _require_async(fn, "intent")
+            for market in chosen:
+                self._intent_handlers[market] = fn
+            return fn
+
+        return register
+
+    def on_feedback(self, fn: FH) -> FH:
+        """Register an ``async`` handler for offer feedback (delivered, or refused and why)."""
+        _require_async(fn, "feedback")
+        if self.feedback_handler is not None:
+            raise VendorConfigError("a feedback handler is already registered")
+        self.feedback_handler = fn
+        return fn
+
+    def on_agreement(self, fn: AH) -> AH:
+        """Register an ``async`` handler for the agreements this vendor is party to."""
+        _require_async(fn, "agreement")
+        if self.agreement_handler is not None:
+            raise VendorConfigError("an agreement handler is already registered")
+        self.agreement_handler = fn
+        return fn
+
+    def intent_handler(self, market: str) -> IntentHandler | None:
+        """The handler registered for ``market``, if any."""
+        return self._intent_handlers.get(market)
+
+    # -- derived facts ---------------------------------------------------------------------
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group shared by every instance of this vendor."""
+        return f"{VENDOR_TOPIC_PREFIX}{self.vendor_id}"
+
+    def subscription(self) -> Subscription:
+        """Market topics plus the vendor's private feedback and agreements topics."""
+        topics = (*self.topics_for_markets, self.feedback_topic, self.agreements_topic)
+        return Subscription(self.group_id, topics, self.instances_share_load)
+
+    def profile(self, now: datetime | None = None) -> VendorProfile:
+        """The signed profile the processors register this vendor with."""
+        try:
+            profile = VendorProfile(
+                vendor_id=self.vendor_id,
+                display_name=self.display_name,
+                signing_key=self.key.public_key,
+                markets=self.markets,
+                accepts=self.accepts,
+                updated_at=now or utcnow(),
+            )
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise VendorConfigError(f"vendor {self.vendor_id!r}: {detail}") from None
+        return sign_model(profile, self.key)
+
+    def check_ready(self) -> None:
+        """Every market has a handler; called before the vendor starts consuming."""
+        missing = [m for m in self.markets if m not in self._intent_handlers]
+        if missing:
+            raise VendorConfigError(
+                f"no @vendor.on_intent handler for market(s) {missing} of {self.vendor_id}"
+            )
+
+    def accepts_terms(self, intent: Intent) -> bool:
+        """Whether every term the intent proffers is one this vendor accepts, exactly."""
+        return all((ref.id, ref.version, ref.sha256) in self._accepted for ref in intent.terms)
