@@ -100,12 +100,12 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     the real processors registering it (tests.agents.harness)."""
     if request.param == "memory":
         return MemoryHarness()
-    request.getfixturevalue("core_topics")
+    request.getfixturevalue("flow_topics")
     request.getfixturevalue("processors")
     return KafkaHarness(
         request.getfixturevalue("kafka_bootstrap"),
         request.getfixturevalue("make_topics"),
-        request.getfixturevalue("raw_producer"),
+        request.getfixturevalue("producer"),
         request.getfixturevalue("admin"),
         request.getfixturevalue("tail"),
         PARTITIONS,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from intentcast.agents import (
@@ -30,17 +30,9 @@ from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import verify_model
 from intentcast.schemas.topics import OFFERS_SUBMITTED, market_topic
 from tests.conftest import wait_for
+from tests.watchers import TopicWatcher
 
 MakeTopics = Callable[..., Awaitable[None]]
-
-
-class Tail(Protocol):
-    """A reader of one topic from where it ended (tests.agents.conftest.TailReader)."""
-
-    consumer: AIOKafkaConsumer
-    records: list[tuple[int, bytes, bytes]]
-
-    async def poll(self) -> list[tuple[int, bytes, bytes]]: ...
 
 
 class Harness(Protocol):
@@ -76,13 +68,13 @@ class KafkaHarness:
         make_topics: MakeTopics,
         producer: AIOKafkaProducer,
         admin: AIOKafkaAdminClient,
-        tail: Callable[[str], Awaitable[Tail]],
+        tail: Callable[[str], Awaitable[TopicWatcher]],
         partitions: int,
     ) -> None:
         self._partitions = partitions
         self._bootstrap, self._make_topics = bootstrap, make_topics
         self._producer, self._admin, self._tail = producer, admin, tail
-        self._offers: Tail | None = None
+        self._offers: TopicWatcher | None = None
         self._vendor: Vendor | None = None
 
     @asynccontextmanager
@@ -100,9 +92,9 @@ class KafkaHarness:
         vendor = self._serving()
         await self._send(market_topic(intent.market), intent.intent_id, encode(intent))
         found = [
-            decode(Offer, value)
-            for _, key, value in await self._read_all_offers()
-            if key == intent.intent_id.encode()
+            decode(Offer, record.value)
+            for record in await self._read_all_offers()
+            if record.key == intent.intent_id.encode()
         ]
         for offer in found:
             verify_model(offer, vendor.key.public_key)
@@ -131,7 +123,7 @@ class KafkaHarness:
 
         await wait_for(committed, timeout=60, interval=0.2, what=f"the commit past {topic}")
 
-    async def _read_all_offers(self) -> list[tuple[int, bytes, bytes]]:
+    async def _read_all_offers(self) -> list[Any]:
         """Read the offers topic up to its end: the offers were acknowledged before the commit."""
         offers = self._offers
         assert offers is not None, "serve a vendor first"
