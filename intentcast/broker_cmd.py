@@ -45,6 +45,7 @@ def settings_for(bootstrap: str | None) -> BrokerSettings:
 
 # how long `broker run` waits for Kafka to answer before it says so and exits
 CONNECT_TIMEOUT_S = 15.0
+TOPIC_SETTLE_S = 8.0  # within CONNECT_TIMEOUT_S: a missing topic is asked for again this long
 
 
 def one_line_error(sentence: str) -> typer.Exit:
@@ -103,7 +104,12 @@ def prepare_datadir(settings: BrokerSettings) -> Path:
 
 
 async def _layout_problems(settings: BrokerSettings) -> list[TopicProblem]:
-    """What is wrong with the topic layout, from one admin connection."""
+    """What is wrong with the topic layout, from one admin connection.
+
+    A topic created a moment ago (`intentcast topics create` just before, a busy machine) may
+    not be described yet by the broker that answers, so missing topics are asked for again for
+    up to `TOPIC_SETTLE_S` before they count as missing; a wrong partition count is final.
+    """
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(
@@ -111,7 +117,13 @@ async def _layout_problems(settings: BrokerSettings) -> list[TopicProblem]:
     )
     try:
         await admin.start()
-        return await topic_problems(admin, settings)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TOPIC_SETTLE_S
+        problems = await topic_problems(admin, settings)
+        while any(p.found is None for p in problems) and loop.time() < deadline:
+            await asyncio.sleep(0.5)
+            problems = await topic_problems(admin, settings)
+        return problems
     finally:
         await admin.close()
 
