@@ -16,6 +16,7 @@ from intentcast import (
     vendor_cmd,
 )
 from intentcast.logs import setup_logging
+from intentcast.schemas import IntentcastError
 
 app = typer.Typer(
     name="intentcast",
@@ -60,4 +61,12 @@ def demo(
 
 def main() -> None:
     setup_logging()  # JSON lines on stderr from every process (INTENTCAST_LOG_LEVEL)
-    app()
+    try:
+        app()
+    except IntentcastError as exc:
+        # the project's errors already say what to do next (settings that cannot work, a
+        # contract violation): one line on stderr and exit 1, never a traceback
+        from intentcast.console import err_console
+
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise SystemExit(1) from None
