@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -114,10 +115,19 @@ EXAMPLES = (
 )
 
 
+SANDBOX_VENDORS = (
+    "acme-bikes", "careful-cycles", "premium-wheels", "node-bikes",
+    "broken-terms", "broken-decimals", "broken-key", "broken-partition", "broken-validity",
+    "broken-unserved", "broken-signature",
+)  # fmt: skip
+"""Vendors the session's processors keep a sandbox market for (tests/conformance)."""
+
+
 @pytest.fixture(scope="session")
 async def flow_topics(kafka_bootstrap: str) -> None:
-    settings = BrokerSettings(bootstrap=kafka_bootstrap)
-    await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
+    settings = BrokerSettings(bootstrap=kafka_bootstrap, sandbox_vendors=SANDBOX_VENDORS)
+    # node-bikes' own topics are created by its test, after the processors started
+    await create_all(settings, vendors=[v for v in SANDBOX_VENDORS if v != "node-bikes"])
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +139,8 @@ def processors(
         kafka_bootstrap, folder / "data", folder / "processors.log",
         env={"INTENTCAST_APP_ID": f"flowtest-{secrets.token_hex(3)}",
              "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
-             "INTENTCAST_METRICS_INTERVAL_SECONDS": "1"},
+             "INTENTCAST_METRICS_INTERVAL_SECONDS": "1",
+             "INTENTCAST_SANDBOX_VENDORS": json.dumps(SANDBOX_VENDORS)},
     )  # fmt: skip
     procs.start()
     try:
