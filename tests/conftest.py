@@ -22,7 +22,7 @@ from intentcast.agents import ClientSettings, Vendor
 from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
 from intentcast.broker.kafka_local.node import free_port
 from intentcast.broker.settings import BrokerSettings
-from intentcast.broker.topic_admin import create_all
+from intentcast.broker.topic_admin import create_all, planned_core
 from intentcast.processes import Processors
 
 pytest_plugins = ["tests.watchers"]  # topic watchers as fixtures for every folder
@@ -128,6 +128,18 @@ async def flow_topics(kafka_bootstrap: str) -> None:
     settings = BrokerSettings(bootstrap=kafka_bootstrap, sandbox_vendors=SANDBOX_VENDORS)
     # node-bikes' own topics are created by its test, after the processors started
     await create_all(settings, vendors=[v for v in SANDBOX_VENDORS if v != "node-bikes"])
+    # the processors refuse to start on a layout they do not see yet: wait until it shows
+    wanted = {topic.name for topic in planned_core(settings)}
+    client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await client.start()
+    try:
+
+        async def listed() -> bool:
+            return wanted <= set(await client.list_topics())
+
+        await wait_for(listed, timeout=60, what="the topic layout in the cluster's metadata")
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ EXPECTED: dict[str, dict[str, Clause]] = {
 
 
 @pytest.fixture(scope="module")
-async def reports(kafka_bootstrap: str, processors: Processors) -> dict[str, Report]:
+async def reports(kafka_bootstrap: str, ready_processors: Processors) -> dict[str, Report]:
     assert {v.vendor_id for v in VENDORS} <= set(SANDBOX_VENDORS)
     settings = ClientSettings(bootstrap=kafka_bootstrap)
     async with contextlib.AsyncExitStack() as stack:
