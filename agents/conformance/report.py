@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from intentcast.agents.conformance.clauses import Clause
+from intentcast.agents.conformance.clauses import PROTOCOL_DOC, Clause
 
 __all__ = ["Case", "CheckResult", "Report", "Status"]
 
@@ -111,14 +111,12 @@ class Report:
             show_lines=False,
         )
         table.add_column("result", no_wrap=True)
-        table.add_column("check")
-        table.add_column("clause", overflow="fold")
-        table.add_column("details", overflow="fold")
+        table.add_column("check", no_wrap=True)
+        table.add_column(f"clause ({PROTOCOL_DOC})", no_wrap=True)
+        table.add_column("what passed, or what is wrong", overflow="fold")
         for r in self.results:
-            table.add_row(
-                f"[{_STYLE[r.status]}]{r.status.value.upper()}[/]",
-                r.title,
-                str(r.clause),
-                "\n".join(r.details),
-            )
+            anchor = r.clause.anchor.removeprefix(PROTOCOL_DOC)
+            clause = anchor + (f" ({r.clause.paragraph})" if r.clause.paragraph else "")
+            said = "\n".join(r.details) if r.details else f"[dim]{r.title}[/]"
+            table.add_row(f"[{_STYLE[r.status]}]{r.status.value.upper()}[/]", r.check, clause, said)
         return table

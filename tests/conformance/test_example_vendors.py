@@ -95,7 +95,7 @@ async def test_a_vendor_that_is_not_running_fails_with_the_clause(
     code, out, _ = await _kit(kafka_bootstrap, "--vendor-id", "nobody-listening", "--timeout", "5")
     assert code == 1
     assert "FAIL" in out and "not in the registry" in out
-    assert "docs/protocol.md#what-the-processors-check (Profiles)" in out
+    assert "clause (docs/protocol.md)" in out and "#what-the-processors-check (Profiles)" in out
 
 
 async def test_a_vendor_id_that_has_no_sandbox_is_a_one_line_error(kafka_bootstrap: str) -> None:
