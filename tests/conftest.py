@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -161,12 +162,11 @@ def processors(
         procs.stop()
 
 
-@pytest.fixture(scope="session")
-async def ready_processors(kafka_bootstrap: str, processors: Processors) -> Processors:
+async def until_processors_ready(processors: Processors, **admin_kwargs: Any) -> None:
     """Until the processors created their intent table's changelog: an intent taken in before
     that would be the table's first write to a topic their producer does not know yet."""
     changelog = f"{processors.env['INTENTCAST_APP_ID']}-intents-changelog"
-    client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    client = AIOKafkaAdminClient(**admin_kwargs)
     await client.start()
     try:
 
@@ -177,6 +177,12 @@ async def ready_processors(kafka_bootstrap: str, processors: Processors) -> Proc
         await wait_for(created, timeout=120, interval=0.5, what=f"{changelog} to exist")
     finally:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+async def ready_processors(kafka_bootstrap: str, processors: Processors) -> Processors:
+    """The session's processors, once they can take a burst of intents at once."""
+    await until_processors_ready(processors, bootstrap_servers=kafka_bootstrap)
     return processors
 
 

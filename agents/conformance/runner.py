@@ -27,6 +27,8 @@ from intentcast.agents.customer import CustomerClient
 from intentcast.agents.errors import ClientError, IntentRejectedError
 from intentcast.agents.intent_handle import IntentHandle
 from intentcast.agents.settings import ClientSettings
+from intentcast.schemas.canonical import decode
+from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.offer import VendorProfile
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.timeutil import utcnow
@@ -38,6 +40,10 @@ DEFAULT_TIMEOUT: Final = 60.0
 DEFAULT_QUIET_SECONDS: Final = 5.0
 """How long the kit keeps listening once every expected answer came: an offer for an intent
 the vendor must ignore would arrive about as fast as the others did."""
+
+RESTARTED_PROFILE_WAIT: Final = 10.0
+"""How long a registered profile without the sandbox market is given to be replaced (a vendor
+restarted with its sandbox a moment before the kit)."""
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -100,16 +106,33 @@ async def _registration(
 ) -> bytes | None:
     """The vendor's registry record, waiting for it until the deadline (it may be starting)."""
     reader = RegistryReader(settings, vendor_id)
+    market = sandbox_market(vendor_id)
+    stale_since: float | None = None
     try:
         await _setup(reader.start(), "reading the vendor registry")
         progress(f"looking for {vendor_id} in the registry")
         while True:
             raw = await _setup(reader.read(), "reading the vendor registry")
-            if raw is not None or deadline.left() == 0:
+            if raw is None:
+                progress(f"waiting for {vendor_id} to appear in the registry")
+            elif _lists(raw, market):
                 return raw
-            progress(f"waiting for {vendor_id} to appear in the registry")
+            else:  # an older profile: the vendor may be registering its sandbox right now
+                stale_since = stale_since if stale_since is not None else deadline.elapsed()
+                if deadline.elapsed() - stale_since >= RESTARTED_PROFILE_WAIT:
+                    return raw
+                progress(f"{vendor_id}'s profile does not list {market} yet; waiting")
+            if deadline.left() == 0:
+                return raw
     finally:
         await reader.close()
+
+
+def _lists(raw: bytes, market: str) -> bool:
+    try:
+        return market in decode(VendorProfile, raw).markets
+    except SchemaError:
+        return True  # a broken profile: grading says why
 
 
 async def _offers(
