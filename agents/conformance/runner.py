@@ -41,6 +41,9 @@ DEFAULT_QUIET_SECONDS: Final = 5.0
 """How long the kit keeps listening once every expected answer came: an offer for an intent
 the vendor must ignore would arrive about as fast as the others did."""
 
+HARD_STOP_GRACE: Final = 30.0
+"""Beyond ``timeout``, how long a step that does not honour the deadline (a Kafka request) may
+hold the run before it is abandoned."""
 RESTARTED_PROFILE_WAIT: Final = 10.0
 """How long a registered profile without the sandbox market is given to be replaced (a vendor
 restarted with its sandbox a moment before the kit)."""
@@ -75,7 +78,25 @@ async def run_conformance(
     progress: Progress = lambda _: None,
 ) -> Report:
     """Test the live vendor ``vendor_id`` on ``sandbox-<vendor_id>``; return the graded report."""
-    settings = settings or ClientSettings()
+    try:
+        async with asyncio.timeout(timeout + HARD_STOP_GRACE):
+            return await _run(
+                vendor_id, settings or ClientSettings(), timeout, quiet_seconds, progress
+            )
+    except TimeoutError:
+        raise ConformanceSetupError(
+            f"the run did not finish within {timeout + HARD_STOP_GRACE:.0f} s: Kafka or the "
+            "processors answer too slowly; check them with `intentcast doctor`."
+        ) from None
+
+
+async def _run(
+    vendor_id: str,
+    settings: ClientSettings,
+    timeout: float,
+    quiet_seconds: float,
+    progress: Progress,
+) -> Report:
     market = sandbox_market(vendor_id)
     deadline = _Deadline(timeout)
     raw = await _registration(settings, vendor_id, deadline, progress)

@@ -4,6 +4,7 @@ run as `intentcast vendor conformance --json`; a vendor that is not there fails 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -14,8 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from intentcast.broker.settings import BrokerSettings
+from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
+from intentcast.schemas.canonical import encode
+from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.offer import VendorProfile
+from intentcast.schemas.terms import term_ref
+from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.topics import sandbox_market, vendor_profile_topic
+from tests.conftest import SANDBOX_VENDORS
 
 pytestmark = pytest.mark.kafka
 
@@ -102,3 +113,31 @@ async def test_a_vendor_id_that_has_no_sandbox_is_a_one_line_error(kafka_bootstr
     code, out, err = await _kit(kafka_bootstrap, "--vendor-id", "x" * 60)
     assert code == 1 and not out
     assert "too long for a sandbox market" in err and "Traceback" not in err
+
+
+async def test_a_sandbox_the_processors_do_not_keep_is_an_error_saying_what_to_do(
+    kafka_bootstrap: str, ready_processors: Processors
+) -> None:
+    """Registered, listing its sandbox, but the processors were not told: no grade, advice."""
+    vendor_id = "no-sandbox-kept"
+    assert vendor_id not in SANDBOX_VENDORS
+    key = SigningKey.from_seed(hashlib.sha256(b"test:no-sandbox-kept").digest())
+    profile = VendorProfile(
+        vendor_id=vendor_id, display_name="No sandbox", signing_key=key.public_key,
+        markets=(sandbox_market(vendor_id),), accepts=(term_ref("SD-BASE"),), updated_at=utcnow(),
+    )  # fmt: skip
+    await create_all(BrokerSettings(bootstrap=kafka_bootstrap), vendors=[vendor_id])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            vendor_profile_topic(vendor_id),
+            encode(sign_model(profile, key)),
+            key=b"no-sandbox-kept",
+        )
+    finally:
+        await producer.stop()
+    code, out, err = await _kit(kafka_bootstrap, "--vendor-id", vendor_id, "--timeout", "90")
+    assert code == 1 and not out, out
+    assert "do not accept the sandbox market sandbox-no-sandbox-kept" in err
+    assert "INTENTCAST_SANDBOX_VENDORS" in err and "Traceback" not in err
