@@ -89,7 +89,7 @@ def intent_id_of(key: bytes | None, value: bytes) -> str | None:
 
 
 def grade_registration(
-    vendor_id: str, market: str, raw: bytes | None, registry_read: bool
+    vendor_id: str, market: str, raw: bytes | None
 ) -> tuple[VendorProfile | None, list[CheckResult]]:
     """The vendor's registry record: present, well-formed, self-signed, listing its sandbox."""
     registered = "profile registered (intentcast.vendors.registry)"
@@ -99,8 +99,6 @@ def grade_registration(
         why = (
             f"{vendor_id} is not in the registry: start the vendor (it publishes its profile "
             "to its own profile topic) and check the processors run"
-            if registry_read
-            else "the registry could not be read in time"
         )
         return None, [
             CheckResult("registered", registered, PROFILE_RULES, Status.FAIL, (why,)),
@@ -194,6 +192,8 @@ def grade_offers(
             continue
         answered[case.intent.intent_id] = answered.get(case.intent.intent_id, 0) + 1
         _grade_one(vendor_id, profile, case, observed, partitions, findings)
+    if not any(case.served for case in by_id.values()):
+        findings.fail("answers", "the profile accepts no roster term: the vendor serves nothing")
     for case in by_id.values():
         if case.served and case.name != ABOUT_TO_EXPIRE_CASE:
             if answered.get(case.intent.intent_id):

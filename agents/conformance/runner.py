@@ -100,7 +100,7 @@ async def _run(
     market = sandbox_market(vendor_id)
     deadline = _Deadline(timeout)
     raw = await _registration(settings, vendor_id, deadline, progress)
-    profile, results = grade_registration(vendor_id, market, raw, registry_read=True)
+    profile, results = grade_registration(vendor_id, market, raw)
     cases: tuple[Case, ...] = ()
     if profile is not None and market in profile.markets:
         offer_results, cases = await _offers(

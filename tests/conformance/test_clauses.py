@@ -24,7 +24,7 @@ def _sections() -> dict[str, str]:
 
 
 def _cited() -> set[Clause]:
-    _, registration = grade_registration("some-vendor", "sandbox-some-vendor", None, True)
+    _, registration = grade_registration("some-vendor", "sandbox-some-vendor", None)
     return {c.clause for c in OFFER_CHECKS} | {r.clause for r in registration}
 
 
@@ -59,7 +59,7 @@ def test_the_protocol_table_lists_every_check_with_its_clause() -> None:
         m.group(1): m.group(2)
         for m in re.finditer(r"^\| `([a-z-]+)` \| .+ \| (.+) \|$", table, re.MULTILINE)
     }
-    _, registration = grade_registration("some-vendor", "sandbox-some-vendor", None, True)
+    _, registration = grade_registration("some-vendor", "sandbox-some-vendor", None)
     checks = [(r.check, r.clause) for r in registration] + [
         (c.check, c.clause) for c in OFFER_CHECKS
     ]

@@ -82,13 +82,20 @@ def test_a_value_that_is_not_json_fails_the_schema_and_is_found_by_its_key() -> 
 
 
 def test_registration_missing_unlisted_and_badly_signed() -> None:
-    _, missing = grade_registration(VENDOR_ID, MARKET, None, registry_read=True)
+    _, missing = grade_registration(VENDOR_ID, MARKET, None)
     assert [r.status for r in missing] == [Status.FAIL, Status.SKIP, Status.SKIP]
     assert "not in the registry" in missing[0].details[0]
-    _, unlisted = grade_registration(VENDOR_ID, MARKET, encode(_profile(("bikes",))), True)
+    _, unlisted = grade_registration(VENDOR_ID, MARKET, encode(_profile(("bikes",))))
     assert unlisted[2].status is Status.FAIL and "--sandbox" in unlisted[2].details[0]
     forged = _profile(key=SigningKey.generate())  # signed by a key the profile does not name
-    profile, bad = grade_registration(VENDOR_ID, MARKET, encode(forged), True)
+    profile, bad = grade_registration(VENDOR_ID, MARKET, encode(forged))
     assert profile is None and bad[1].status is Status.FAIL
-    good, ok = grade_registration(VENDOR_ID, MARKET, encode(_profile()), True)
+    good, ok = grade_registration(VENDOR_ID, MARKET, encode(_profile()))
     assert good is not None and [r.status for r in ok] == [Status.PASS] * 3
+
+
+def test_a_profile_that_accepts_no_roster_term_serves_nothing_and_fails_answers() -> None:
+    profile = _profile().model_copy(update={"accepts": ()})
+    results = grade_offers(VENDOR_ID, profile, [], [], PARTITIONS, 5.0)
+    answers = next(r for r in results if r.check == "answers")
+    assert answers.status is Status.FAIL and "accepts no roster term" in answers.details[0]
