@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from intentcast.agents.conformance.clauses import (
+    ACCEPTED_INPUT,
     CANONICAL,
     KEYS,
     MESSAGES,
@@ -29,7 +30,7 @@ from intentcast.agents.conformance.clauses import (
     UNSERVED,
     Clause,
 )
-from intentcast.agents.conformance.plan import ABOUT_TO_EXPIRE_CASE
+from intentcast.agents.conformance.plan import ABOUT_TO_EXPIRE_CASE, LENIENT_CASE
 from intentcast.agents.conformance.report import CheckResult, Status
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import verify_model
@@ -155,6 +156,7 @@ class _OfferCheck:
 
 OFFER_CHECKS: Final = (
     _OfferCheck("answers", "answers every intent it can serve", SANDBOX),
+    _OfferCheck("lenient-input", "answers an intent in a non-canonical spelling", ACCEPTED_INPUT),
     _OfferCheck("record-key", "record key is the intent_id", KEYS),
     _OfferCheck("partition", "partition is murmur2(key) of the intent's", KEYS),
     _OfferCheck("offer-schema", "offer decodes as schema version 1", MESSAGES),
@@ -195,7 +197,13 @@ def grade_offers(
     if not any(case.served for case in by_id.values()):
         findings.fail("answers", "the profile accepts no roster term: the vendor serves nothing")
     for case in by_id.values():
-        if case.served and case.name != ABOUT_TO_EXPIRE_CASE:
+        if case.name == LENIENT_CASE:
+            problem = (
+                f"{case.name}: no offer within {waited_seconds:.0f} s; decode intents as "
+                'protocol.md\'s "Accepted input" says, not only in their canonical form'
+            )
+            _expect(findings, "lenient-input", bool(answered.get(case.intent.intent_id)), problem)
+        elif case.served and case.name != ABOUT_TO_EXPIRE_CASE:
             if answered.get(case.intent.intent_id):
                 findings.saw("answers")
             else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "ACCEPTED_INPUT",
     "CANONICAL",
     "CLAUSES",
     "KEYS",
@@ -56,6 +57,7 @@ class Clause:
 
 MESSAGES: Final = Clause("Messages")
 CANONICAL: Final = Clause("Canonical encoding")
+ACCEPTED_INPUT: Final = Clause("Accepted input and the bytes that are verified")
 MONEY: Final = Clause("Money")
 KEYS: Final = Clause("Keys and partitions")
 PROFILE_RULES: Final = Clause("What the processors check", "Profiles")
@@ -65,7 +67,7 @@ OFFER_VALIDITY: Final = Clause("Offer validity")
 UNSERVED: Final = Clause("Intents a vendor does not serve")
 
 CLAUSES: Final = (
-    MESSAGES, CANONICAL, MONEY, KEYS, PROFILE_RULES, OFFER_RULES, SANDBOX, OFFER_VALIDITY,
-    UNSERVED,
+    MESSAGES, CANONICAL, ACCEPTED_INPUT, MONEY, KEYS, PROFILE_RULES, OFFER_RULES, SANDBOX,
+    OFFER_VALIDITY, UNSERVED,
 )  # fmt: skip
 """Every clause a check cites."""

@@ -2,8 +2,9 @@
 
 Together they touch every rule an offer can break: currencies of 0, 2 and 3 decimals, one
 term and several, text a generic JSON library mangles (U+2028, characters outside the BMP,
-strings at their length limit), an intent about to expire, and, when the profile leaves a
-roster term out, an intent the vendor must not answer.
+strings at their length limit), an intent in a spelling only a lenient decoder reads, an
+intent about to expire, and, when the profile leaves a roster term out, an intent the vendor
+must not answer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from intentcast.schemas.terms import ROSTER, TermRef, term_ref
 __all__ = [
     "ABOUT_TO_EXPIRE",
     "ABOUT_TO_EXPIRE_CASE",
+    "LENIENT_CASE",
     "UNUSUAL_ATTRIBUTES",
     "UNUSUAL_ITEM",
     "PlannedIntent",
@@ -30,6 +32,8 @@ ABOUT_TO_EXPIRE: Final = timedelta(seconds=15)
 default 15-minute offer validity, so a vendor that does not cap `valid_until` shows it."""
 ABOUT_TO_EXPIRE_CASE: Final = "about-to-expire"
 """Its case name: an answer is welcome but not required (the vendor may see it too late)."""
+LENIENT_CASE: Final = "lenient-spelling"
+"""Its case name: graded by its own check, since it tests the vendor's decoder."""
 LIFETIME: Final = timedelta(minutes=30)
 """Lifetime of the other intents: longer than any sane default offer validity."""
 
@@ -60,6 +64,7 @@ class PlannedIntent:
     max_price: Decimal
     terms: tuple[TermRef, ...]
     served: bool = True
+    lenient: bool = False
     expires_in: timedelta = LIFETIME
     item: str = "city bike"
     attributes: dict[str, str] = field(default_factory=dict)
@@ -99,6 +104,16 @@ def plan_for(profile: VendorProfile) -> list[PlannedIntent]:
                 every,
                 item=UNUSUAL_ITEM,
                 attributes=dict(UNUSUAL_ATTRIBUTES),
+            ),
+            PlannedIntent(
+                LENIENT_CASE,
+                "a non-canonical spelling: keys reversed, spaces, \\u escapes, a trailing zero, "
+                "+02:00 times, a default left out",
+                "EUR",
+                Decimal("250.5"),
+                every,
+                item="café racer",
+                lenient=True,
             ),
             PlannedIntent(
                 ABOUT_TO_EXPIRE_CASE,

@@ -87,7 +87,7 @@ async def test_the_example_vendors_pass(kafka_bootstrap: str, example_vendors: P
         reports[vendor_id] = {c["check"]: c for c in report["checks"]}
         assert {c["status"] for c in report["checks"]} <= {"pass", "warn", "skip"}
         names = {c["name"] for c in report["cases"]}
-        assert {"jpy", "gbp", "kwd", "unusual-text", "about-to-expire"} <= names
+        assert {"jpy", "gbp", "kwd", "unusual-text", "lenient-spelling", "about-to-expire"} <= names
     # careful-cycles refuses PDC-AI: it got an intent proffering it and ignored it
     assert reports["careful-cycles"]["ignores-unserved"]["status"] == "pass"
     assert reports["acme-bikes"]["ignores-unserved"]["status"] == "skip"  # accepts every term
@@ -96,7 +96,8 @@ async def test_the_example_vendors_pass(kafka_bootstrap: str, example_vendors: P
     assert price["status"] == "warn" and "price_over_max" in price["details"][0]
     assert price["clause"]["anchor"] == "docs/protocol.md#what-the-processors-check"
     for checks in reports.values():
-        for check in ("signature", "terms", "decimals", "partition", "valid-until", "canonical"):
+        for check in ("signature", "terms", "decimals", "partition", "valid-until", "canonical",
+                      "lenient-input"):  # fmt: skip
             assert checks[check]["status"] == "pass", checks[check]
 
 
