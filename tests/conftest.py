@@ -119,7 +119,7 @@ EXAMPLES = (
 SANDBOX_VENDORS = (
     "acme-bikes", "careful-cycles", "premium-wheels", "node-bikes",
     "broken-terms", "broken-decimals", "broken-key", "broken-partition", "broken-validity",
-    "broken-unserved", "broken-signature",
+    "broken-unserved", "broken-signature", "broken-lenient",
 )  # fmt: skip
 """Vendors the session's processors keep a sandbox market for (tests/conformance)."""
 

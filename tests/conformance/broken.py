@@ -108,6 +108,9 @@ class BrokenVendor:
     vendor_id: str
     mistake: Mistake
     accepts: tuple[str, ...] = tuple(sorted(ROSTER))
+    canonical_only: bool = False
+    """Read only intents in their canonical spelling, as a decoder built on the canonical
+    encoder alone would (the market carries intents byte for byte as their customers sent)."""
     answered: list[str] = field(default_factory=list)
 
     @property
@@ -160,6 +163,8 @@ class BrokenVendor:
         async for message in consumer:
             intent = decode(Intent, message.value or b"")
             if intent.expires_at <= utcnow():
+                continue
+            if self.canonical_only and message.value != encode(intent):
                 continue
             draft = OfferDraft(price=(intent.max_price * Decimal("0.9")).quantize(Decimal(1)))
             offer = build_offer(draft, intent, vendor_id=self.vendor_id, key=self.key)

@@ -15,6 +15,7 @@ import pytest
 from intentcast.agents import ClientSettings
 from intentcast.agents.conformance import Clause, Report, Status, run_conformance
 from intentcast.agents.conformance.clauses import (
+    ACCEPTED_INPUT,
     KEYS,
     MESSAGES,
     MONEY,
@@ -36,6 +37,7 @@ VENDORS = (
     broken.BrokenVendor("broken-partition", broken.wrong_partition),
     broken.BrokenVendor("broken-validity", broken.valid_past_expiry),
     broken.BrokenVendor("broken-signature", broken.bad_signature),
+    broken.BrokenVendor("broken-lenient", broken.answers_everything, canonical_only=True),
     broken.BrokenVendor(
         "broken-unserved",
         broken.answers_everything,
@@ -52,6 +54,7 @@ EXPECTED: dict[str, dict[str, Clause]] = {
     "broken-validity": {"valid-until": OFFER_VALIDITY},
     "broken-signature": {"signature": OFFER_RULES},
     "broken-unserved": {"ignores-unserved": UNSERVED},
+    "broken-lenient": {"lenient-input": ACCEPTED_INPUT},
 }
 
 
