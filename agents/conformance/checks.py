@@ -25,7 +25,6 @@ from intentcast.agents.conformance.clauses import (
     MONEY,
     OFFER_RULES,
     OFFER_VALIDITY,
-    PROFILE_RULES,
     SANDBOX,
     UNSERVED,
     Clause,
@@ -39,14 +38,12 @@ from intentcast.schemas.intent import Intent
 from intentcast.schemas.iso import minor_units
 from intentcast.schemas.offer import Offer, VendorProfile
 from intentcast.schemas.partitioning import key_partition, record_key
-from intentcast.schemas.terms import resolve_terms
 
 __all__ = [
     "OFFER_CHECKS",
     "ObservedOffer",
     "SentIntent",
     "grade_offers",
-    "grade_registration",
     "intent_id_of",
     "offers_per_case",
 ]
@@ -84,47 +81,6 @@ def intent_id_of(key: bytes | None, value: bytes) -> str | None:
     if key is not None:
         return key.decode("utf-8", errors="replace")
     return None
-
-
-# -- registration --------------------------------------------------------------------------
-
-
-def grade_registration(
-    vendor_id: str, market: str, raw: bytes | None
-) -> tuple[VendorProfile | None, list[CheckResult]]:
-    """The vendor's registry record: present, well-formed, self-signed, listing its sandbox."""
-    registered = "profile registered (intentcast.vendors.registry)"
-    valid = "profile well-formed and self-signed"
-    listed = f"profile lists the sandbox market {market}"
-    if raw is None:
-        why = (
-            f"{vendor_id} is not in the registry: start the vendor (it publishes its profile "
-            "to its own profile topic) and check the processors run"
-        )
-        return None, [
-            CheckResult("registered", registered, PROFILE_RULES, Status.FAIL, (why,)),
-            CheckResult("profile", valid, PROFILE_RULES, Status.SKIP),
-            CheckResult("sandbox-listed", listed, SANDBOX, Status.SKIP),
-        ]
-    results = [CheckResult("registered", registered, PROFILE_RULES, Status.PASS)]
-    try:
-        profile = decode(VendorProfile, raw)
-        verify_model(profile, profile.signing_key)
-        resolve_terms(profile.accepts)
-    except SchemaError as exc:
-        results.append(CheckResult("profile", valid, PROFILE_RULES, Status.FAIL, (exc.detail,)))
-        results.append(CheckResult("sandbox-listed", listed, SANDBOX, Status.SKIP))
-        return None, results
-    results.append(CheckResult("profile", valid, PROFILE_RULES, Status.PASS))
-    if market in profile.markets:
-        results.append(CheckResult("sandbox-listed", listed, SANDBOX, Status.PASS))
-    else:
-        detail = (
-            f"markets are {', '.join(profile.markets)}; add {market} to the profile and "
-            "consume its topic (SDK: `intentcast vendor run ... --sandbox`)"
-        )
-        results.append(CheckResult("sandbox-listed", listed, SANDBOX, Status.FAIL, (detail,)))
-    return profile, results
 
 
 # -- offers --------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ from intentcast.agents.conformance.checks import (
     OFFER_CHECKS,
     SentIntent,
     grade_offers,
-    grade_registration,
     intent_id_of,
     offers_per_case,
 )
 from intentcast.agents.conformance.lenient import lenient_bytes, lenient_intent, submit_lenient
 from intentcast.agents.conformance.plan import ABOUT_TO_EXPIRE_CASE, PlannedIntent, plan_for
+from intentcast.agents.conformance.registration import grade_registration
 from intentcast.agents.conformance.report import Case, CheckResult, Report, Status
 from intentcast.agents.conformance.watch import OfferReader, RegistryReader
 from intentcast.agents.customer import CustomerClient

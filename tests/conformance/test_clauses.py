@@ -8,8 +8,9 @@ import re
 import pytest
 
 from intentcast.agents.conformance import CLAUSES, Clause
-from intentcast.agents.conformance.checks import OFFER_CHECKS, grade_registration
+from intentcast.agents.conformance.checks import OFFER_CHECKS
 from intentcast.agents.conformance.clauses import heading_anchor
+from intentcast.agents.conformance.registration import grade_registration
 from tests.conftest import REPO_ROOT
 
 PROTOCOL = (REPO_ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")

@@ -11,8 +11,8 @@ from intentcast.agents.conformance.checks import (
     ObservedOffer,
     SentIntent,
     grade_offers,
-    grade_registration,
 )
+from intentcast.agents.conformance.registration import grade_registration
 from intentcast.agents.drafts import OfferDraft, build_offer
 from intentcast.schemas.canonical import encode
 from intentcast.schemas.crypto import SigningKey, sign_model
