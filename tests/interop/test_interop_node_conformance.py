@@ -61,7 +61,7 @@ async def _answer(bootstrap: str, producer: subprocess.Popen[bytes]) -> None:
         assert producer.stdin is not None
         async for record in consumer:
             proc = await asyncio.create_subprocess_exec(
-                "node", str(SCRIPT), "offer", *vendor_args("--price", "1"),
+                "node", str(SCRIPT), "offer", *vendor_args("--price", "1", "--skip-expired"),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             line, _ = await proc.communicate(record.value)
