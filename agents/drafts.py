@@ -66,7 +66,8 @@ def build_offer(
     offer_id: str | None = None,
 ) -> Offer:
     """The signed offer for ``intent``: exactly the intent's term references, a fresh id unless
-    ``offer_id`` is given (the vendor SDK passes `offer_id_for`).
+    ``offer_id`` is given (the vendor SDK passes `offer_id_for`), valid until the draft says
+    or the intent expires, whichever is first.
 
     The terms are copied (ids, versions and hashes) rather than rebuilt from the roster, so an
     offer accepts precisely what the customer proffered. Raises ``SchemaError`` when the draft
@@ -81,7 +82,9 @@ def build_offer(
             price=draft.price,
             currency=draft.currency or intent.currency,
             description=draft.description,
-            valid_until=draft.valid_until or created + draft.valid_for,
+            # never past the intent's expiry: the offer cannot be accepted after it anyway
+            # (docs/protocol.md, "Offer validity")
+            valid_until=min(draft.valid_until or created + draft.valid_for, intent.expires_at),
             terms=intent.terms,
             created_at=created,
         )

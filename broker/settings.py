@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from intentcast.kafkaio import KafkaConnection
+from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.topics import sandbox_market
 
 DEFAULT_APP_ID = "intentcast-processors"
 
@@ -44,6 +46,9 @@ class BrokerSettings(KafkaConnection):
     replication: int = Field(default=1, ge=1, le=5)
     min_insync_replicas: int = Field(default=1, ge=1, le=5)
     markets: tuple[str, ...] = ("bikes", "strollers", "groceries", "electronics")
+    # vendors whose sandbox market (`sandbox-<vendor_id>`, docs/protocol.md "The sandbox
+    # market") is added to `markets`, for `intentcast vendor conformance`
+    sandbox_vendors: tuple[str, ...] = ()
     # faust's data folder and quarantine.json (INTENTCAST_DATADIR overrides; `broker run`
     # creates it with its parents): ~/.local/state/intentcast/processors/<app_id>
     datadir: str = Field(
@@ -72,6 +77,17 @@ class BrokerSettings(KafkaConnection):
     def _expand_home(cls, value: str) -> str:
         """faust expands `~` itself but the quarantine file does not: both must agree."""
         return os.path.expanduser(value)
+
+    @model_validator(mode="after")
+    def _add_sandbox_markets(self) -> BrokerSettings:
+        """A sandbox market is a market like any other: accepted at intake, its topic created
+        with the layout. Adding it here keeps every reader of `markets` unchanged."""
+        try:
+            sandboxes = [sandbox_market(vendor_id) for vendor_id in self.sandbox_vendors]
+        except SchemaError as exc:
+            raise ValueError(f"sandbox_vendors: {exc.detail}") from None
+        self.markets = tuple(dict.fromkeys((*self.markets, *sandboxes)))
+        return self
 
     def faust_credentials(self) -> Any:
         """The same SASL settings for faust's own clients (`broker_credentials`); None if off."""

@@ -1,4 +1,4 @@
-"""`intentcast vendor run|keygen`: run a vendor module written with the SDK, or make a key."""
+"""`intentcast vendor run|keygen|conformance`: run an SDK vendor, make a key, test a vendor."""
 
 from __future__ import annotations
 
@@ -16,12 +16,23 @@ from rich.live import Live
 from rich.text import Text
 
 from intentcast.agents import ClientSettings, Vendor, VendorStats
-from intentcast.console import console, fail
+from intentcast.agents.conformance import (
+    DEFAULT_QUIET_SECONDS,
+    DEFAULT_TIMEOUT,
+    ConformanceSetupError,
+    Report,
+    run_conformance,
+)
+from intentcast.console import console, err_console, fail
 from intentcast.demo import EXAMPLES
 from intentcast.schemas.crypto import SigningKey
-from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.errors import IntentcastError, SchemaError
+from intentcast.schemas.topics import market_topic, sandbox_market
 
-app = typer.Typer(help="Run vendor agents written with the Intentcast SDK.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run vendor agents written with the Intentcast SDK, and test any vendor's conformance.",
+    no_args_is_help=True,
+)
 
 SHIPPED = {module.rsplit(".", 1)[1]: module for module in EXAMPLES}
 """The example vendors in the package, by short name: a wheel user has no examples/ folder."""
@@ -112,6 +123,24 @@ def _stats_line(vendor: Vendor, stats: VendorStats) -> Text:
     )
 
 
+def add_sandbox_market(vendor: Vendor) -> str:
+    """Serve ``sandbox-<vendor_id>`` too, answering it with the handler of the first market.
+
+    The conformance kit tests a vendor there (docs/protocol.md, "The sandbox market"); the
+    profile then lists the sandbox beside the real markets, so the registry stays truthful.
+    """
+    market = sandbox_market(vendor.vendor_id)
+    if market in vendor.markets:
+        return market
+    handler = vendor.intent_handler(vendor.markets[0])
+    if handler is None:
+        raise fail(f"{vendor.vendor_id} has no @vendor.on_intent handler for {vendor.markets[0]}")
+    vendor.markets = (*vendor.markets, market)
+    vendor.topics_for_markets[market_topic(market)] = market
+    vendor.on_intent(market)(handler)
+    return market
+
+
 async def _serve(vendor: Vendor) -> None:
     runner = asyncio.create_task(vendor.run())
     with Live(_stats_line(vendor, vendor.stats), console=console, refresh_per_second=2) as live:
@@ -119,6 +148,11 @@ async def _serve(vendor: Vendor) -> None:
             await asyncio.wait({runner}, timeout=0.5)
             live.update(_stats_line(vendor, vendor.stats))
     await runner
+
+
+BootstrapOpt = typer.Option(
+    None, "--bootstrap", help="Kafka bootstrap (default $INTENTCAST_BOOTSTRAP or 127.0.0.1:9092)."
+)
 
 
 @app.command()
@@ -129,14 +163,20 @@ def run(
         help=f"A shipped example ({', '.join(SHIPPED)}), a module path (mypkg.myvendor) or a "
         "Python file (examples/acme.py) defining a Vendor.",
     ),
-    bootstrap: str | None = typer.Option(
-        None, help="Kafka bootstrap (default $INTENTCAST_BOOTSTRAP or 127.0.0.1:9092)."
+    bootstrap: str | None = BootstrapOpt,
+    sandbox: bool = typer.Option(
+        False,
+        "--sandbox",
+        help="Also serve the vendor's sandbox market sandbox-<vendor_id> (with the handler of "
+        "its first market), where `intentcast vendor conformance` tests it.",
     ),
 ) -> None:
     """Run a vendor until Ctrl-C: register its profile, answer intents, show live counters."""
     vendor = load_vendor(target)
     if bootstrap:
         vendor.settings = ClientSettings(bootstrap=bootstrap)
+    if sandbox:
+        add_sandbox_market(vendor)
     console.print(
         f"Vendor [bold]{vendor.vendor_id}[/] ({vendor.display_name}) serving "
         f"{', '.join(vendor.markets)}; accepts {', '.join(r.id for r in vendor.accepts)}. "
@@ -160,3 +200,76 @@ def keygen() -> None:
     console.print(
         "Use it with: key = SigningKey.from_seed(bytes.fromhex(os.environ['VENDOR_SEED']))"
     )
+
+
+def _settings(bootstrap: str | None) -> ClientSettings:
+    """$INTENTCAST_* (security included), with --bootstrap winning over the environment."""
+    try:
+        settings = ClientSettings()
+        return settings.model_copy(update={"bootstrap": bootstrap}) if bootstrap else settings
+    except IntentcastError as exc:
+        raise fail(f"{exc}; fix the INTENTCAST_* settings.") from None
+
+
+@app.command()
+def conformance(
+    vendor_id: str = typer.Option(
+        ..., "--vendor-id", help="The live vendor to test; it must serve sandbox-<vendor_id>."
+    ),
+    bootstrap: str | None = BootstrapOpt,
+    timeout: float = typer.Option(
+        DEFAULT_TIMEOUT, min=5, help="Seconds the whole run may take; what is missing then fails."
+    ),
+    quiet: float = typer.Option(
+        DEFAULT_QUIET_SECONDS,
+        min=0,
+        help="Seconds to keep listening once every expected offer came, for offers to intents "
+        "the vendor must ignore.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable report."),
+) -> None:
+    """Test a live vendor (any language) on its sandbox market against docs/protocol.md.
+
+    Publishes test intents on sandbox-<vendor_id> through the real processors, reads every
+    offer the vendor sends, and grades each check with the clause it tests. Exits 1 if any
+    check fails. The processors must accept the sandbox market (INTENTCAST_SANDBOX_VENDORS);
+    in secure mode run it as the operator's `admin` principal.
+    """
+    try:
+        market = sandbox_market(vendor_id)
+    except SchemaError as exc:
+        raise fail(f"{exc.detail}; give the vendor id as its profile states it.") from None
+    settings = _settings(bootstrap)
+    status_console = err_console if as_json else console
+    try:
+        with status_console.status(f"testing {vendor_id} on {market}…") as status:
+            report = asyncio.run(
+                run_conformance(
+                    vendor_id,
+                    settings=settings,
+                    timeout=timeout,
+                    quiet_seconds=quiet,
+                    progress=lambda line: status.update(f"{vendor_id}: {line}"),
+                )
+            )
+    except ConformanceSetupError as exc:
+        raise fail(str(exc)) from None
+    except IntentcastError as exc:
+        raise fail(f"{exc}\nIs Kafka running and are the processors up?") from None
+    _show(report, as_json)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _show(report: Report, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+        return
+    console.print(report.table())
+    if report.passed:
+        console.print(f"[green]{report.vendor_id} conforms[/] ({report.elapsed_seconds:.0f} s).")
+    else:
+        console.print(
+            f"[bold red]{len(report.failed())} check(s) failed.[/] Each names the clause of "
+            "docs/protocol.md it tests; fix the vendor and run the kit again."
+        )

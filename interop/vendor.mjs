@@ -11,7 +11,9 @@
 //   node interop/vendor.mjs profile --seed-hex <64 hex> --vendor-id node-bikes \
 //        --markets bikes --roster schemas/vectors/vectors.json
 //   node interop/vendor.mjs offer --seed-hex <64 hex> --vendor-id node-bikes --price 120 < intent.json
-//   (add --tamper to alter the price after signing: the processors must refuse it)
+//   (add --tamper to alter the price after signing: the processors must refuse it; add
+//   --skip-expired to print nothing for an intent that has expired, as a live vendor must; an
+//   offer is never valid after its intent's expiry)
 import crypto from "node:crypto";
 import fs from "node:fs";
 
@@ -333,11 +335,18 @@ function profile(opts) {
 
 function offer(opts, intent) {
   const key = keyFromSeed(opts["seed-hex"]);
+  // canonical times compare as text; no offer is valid after its intent expires, and with
+  // --skip-expired (a live vendor) an expired intent gets none (docs/protocol.md, "Offer validity")
+  const expiresAt = canonicalTime(intent.expires_at);
+  const now = nowIso();
+  if (opts["skip-expired"] && expiresAt <= now) return null;
+  const validFor = nowIso(600_000);
   const message = {
     kind: "offer", schema_version: 1, offer_id: crypto.randomBytes(16).toString("hex"),
     intent_id: intent.intent_id, vendor_id: opts["vendor-id"],
     price: canonicalMoney(opts.price), currency: intent.currency,
-    description: opts.description || "built and signed in Node.js", valid_until: nowIso(600_000),
+    description: opts.description || "built and signed in Node.js",
+    valid_until: now < expiresAt && expiresAt < validFor ? expiresAt : validFor,
     terms: intent.terms, // exactly the customer's terms: anything else is refused
     created_at: nowIso(),
   };
@@ -371,8 +380,8 @@ function main() {
   } else if (command === "profile") {
     emit(profile(opts));
   } else if (command === "offer") {
-    const intent = parseJson(fs.readFileSync(opts.intent || 0));
-    emit(offer(opts, intent));
+    const made = offer(opts, parseJson(fs.readFileSync(opts.intent || 0)));
+    if (made) emit(made); // nothing for an expired intent with --skip-expired
   } else {
     process.stderr.write(
       "usage: vendor.mjs vectors <file> | negative <file> | profile ... | offer ... (see header)\n");

@@ -27,6 +27,7 @@ __all__ = [
     "METRICS",
     "OFFERS_DELIVERED",
     "OFFERS_SUBMITTED",
+    "SANDBOX_MARKET_PREFIX",
     "TEMPLATE_TOPICS",
     "VENDOR_AGREEMENTS_TOPIC",
     "VENDOR_FEEDBACK_TOPIC",
@@ -36,6 +37,7 @@ __all__ = [
     "VENDOR_TOPIC_PREFIX",
     "TopicSpec",
     "market_topic",
+    "sandbox_market",
     "spec_for",
     "vendor_agreements_topic",
     "vendor_feedback_topic",
@@ -116,6 +118,24 @@ def _slug(value: str, what: str) -> str:
 def market_topic(market: str) -> str:
     """The topic a market's vendors read validated intents from."""
     return f"{MARKET_TOPIC_PREFIX}{_slug(market, 'market')}"
+
+
+SANDBOX_MARKET_PREFIX: Final = "sandbox-"
+
+
+def sandbox_market(vendor_id: str) -> str:
+    """The market only ``vendor_id`` serves, where `intentcast vendor conformance` tests it.
+
+    Derived from the id, so the processors' operator and the vendor agree on it without
+    talking, and no other vendor (none lists it) ever answers the kit's intents there.
+    """
+    market = SANDBOX_MARKET_PREFIX + _slug(vendor_id, "vendor_id")
+    if _SLUG.fullmatch(market) is None:
+        raise SchemaError(
+            ReasonCode.SCHEMA_INVALID,
+            f"vendor id {vendor_id[:70]!r} is too long for a sandbox market (55 at most)",
+        )
+    return market
 
 
 def vendor_feedback_topic(vendor_id: str) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,7 +23,7 @@ from intentcast.agents import ClientSettings, Vendor
 from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
 from intentcast.broker.kafka_local.node import free_port
 from intentcast.broker.settings import BrokerSettings
-from intentcast.broker.topic_admin import create_all
+from intentcast.broker.topic_admin import create_all, planned_core
 from intentcast.processes import Processors
 
 pytest_plugins = ["tests.watchers"]  # topic watchers as fixtures for every folder
@@ -114,6 +116,14 @@ EXAMPLES = (
 )
 
 
+SANDBOX_VENDORS = (
+    "acme-bikes", "careful-cycles", "premium-wheels", "node-bikes",
+    "broken-terms", "broken-decimals", "broken-key", "broken-partition", "broken-validity",
+    "broken-unserved", "broken-signature", "broken-lenient",
+)  # fmt: skip
+"""Vendors the session's processors keep a sandbox market for (tests/conformance)."""
+
+
 @pytest.fixture(scope="session")
 async def flow_topics(kafka_bootstrap: str) -> None:
     """The protocol's topics and the example vendors', created by the same code as `intentcast
@@ -122,8 +132,21 @@ async def flow_topics(kafka_bootstrap: str) -> None:
     Their names are constants, so tests share them with every other test on the broker; each
     test therefore filters what it reads by its own ids and markets.
     """
-    settings = BrokerSettings(bootstrap=kafka_bootstrap)
-    await create_all(settings, vendors=["acme-bikes", "careful-cycles", "premium-wheels"])
+    settings = BrokerSettings(bootstrap=kafka_bootstrap, sandbox_vendors=SANDBOX_VENDORS)
+    # node-bikes' own topics are created by its test, after the processors started
+    await create_all(settings, vendors=[v for v in SANDBOX_VENDORS if v != "node-bikes"])
+    # the processors refuse to start on a layout they do not see yet: wait until it shows
+    wanted = {topic.name for topic in planned_core(settings)}
+    client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await client.start()
+    try:
+
+        async def listed() -> bool:
+            return wanted <= set(await client.list_topics())
+
+        await wait_for(listed, timeout=60, what="the topic layout in the cluster's metadata")
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")
@@ -135,13 +158,38 @@ def processors(
         kafka_bootstrap, folder / "data", folder / "processors.log",
         env={"INTENTCAST_APP_ID": f"flowtest-{secrets.token_hex(3)}",
              "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
-             "INTENTCAST_METRICS_INTERVAL_SECONDS": "1"},
+             "INTENTCAST_METRICS_INTERVAL_SECONDS": "1",
+             "INTENTCAST_SANDBOX_VENDORS": json.dumps(SANDBOX_VENDORS)},
     )  # fmt: skip
     procs.start()
     try:
         yield procs
     finally:
         procs.stop()
+
+
+async def until_processors_ready(processors: Processors, **admin_kwargs: Any) -> None:
+    """Until the processors created their intent table's changelog: an intent taken in before
+    that would be the table's first write to a topic their producer does not know yet."""
+    changelog = f"{processors.env['INTENTCAST_APP_ID']}-intents-changelog"
+    client = AIOKafkaAdminClient(**admin_kwargs)
+    await client.start()
+    try:
+
+        async def created() -> bool:
+            assert processors.alive(), f"the processors exited; see {processors.log}"
+            return changelog in await client.list_topics()
+
+        await wait_for(created, timeout=120, interval=0.5, what=f"{changelog} to exist")
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+async def ready_processors(kafka_bootstrap: str, processors: Processors) -> Processors:
+    """The session's processors, once they can take a burst of intents at once."""
+    await until_processors_ready(processors, bootstrap_servers=kafka_bootstrap)
+    return processors
 
 
 @pytest.fixture(scope="session")

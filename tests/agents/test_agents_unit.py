@@ -47,11 +47,17 @@ def test_offer_copies_the_intent_terms_exactly_and_verifies() -> None:
     assert offer.intent_id == intent.intent_id and offer.vendor_id == "v-1"
     assert offer.currency == "EUR"  # defaulted from the intent
     verify_model(offer, KEY.public_key)
+    assert offer.valid_until == intent.expires_at  # 15 minutes, capped at the intent's 10
+
+
+def test_offer_validity_defaults_to_15_minutes_within_a_longer_intent() -> None:
+    intent = make_intent(expires_in=timedelta(hours=1))
+    offer = build_offer(OfferDraft(price=Decimal("150.5")), intent, vendor_id="v-1", key=KEY)
     assert offer.valid_until - offer.created_at == timedelta(minutes=15)
 
 
 def test_offer_honours_explicit_currency_and_valid_until() -> None:
-    intent = make_intent()
+    intent = make_intent(expires_in=timedelta(hours=3))
     until = datetime.now(UTC) + timedelta(hours=2)
     draft = OfferDraft(price=Decimal("99"), currency="USD", valid_until=until)
     offer = build_offer(draft, intent, vendor_id="v-1", key=KEY)

@@ -7,6 +7,7 @@ exactly as `intentcast principals add` does. Processors run as the `processors` 
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from intentcast.broker.principals import Kind, Principal, Quota
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
 from intentcast.processes import Processors
+from intentcast.schemas.topics import sandbox_market
 
 VENDOR = "alpha"
 """The vendor whose row the ACL matrix checks."""
@@ -123,6 +125,7 @@ async def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         await create_all(
             kafka.broker_settings(),
             vendors=[VENDOR, OTHER_VENDOR, FLOODER, STEADY, FLOW_VENDOR],
+            markets=[sandbox_market(FLOW_VENDOR)],  # for test_secure_conformance.py
         )
         yield kafka
     finally:
@@ -139,6 +142,7 @@ def secure_processors(
         **secure_kafka.env("processors"),
         "INTENTCAST_APP_ID": APP_ID,
         "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
+        "INTENTCAST_SANDBOX_VENDORS": json.dumps([FLOW_VENDOR]),
     }
     procs = Processors(secure_kafka.bootstrap, folder / "data", folder / "processors.log", env=env)
     procs.start()
