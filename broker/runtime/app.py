@@ -25,6 +25,7 @@ from intentcast.broker.processors.offers import handle_offer
 from intentcast.broker.profile_gate import ProfileGate
 from intentcast.broker.runtime import task_dump
 from intentcast.broker.runtime.batch_loop import AgentLoop, Handler, Runtime
+from intentcast.broker.runtime.changelog_metadata import learn_changelog
 from intentcast.broker.runtime.checkpoint import Checkpoint
 from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
 from intentcast.broker.runtime.holes import HoleFiller, read_range
@@ -83,11 +84,14 @@ def faust_app(settings: BrokerSettings) -> Any:
     )
 
 
+INTENT_TABLE = "intents"
+
+
 def context_for(app: Any, settings: BrokerSettings) -> Context:
     metrics = Metrics(f"processor:{socket.gethostname()}:{settings.app_id}")
     outputs = Outputs(settings, metrics=metrics)
     table = app.Table(
-        "intents",
+        INTENT_TABLE,
         default=None,
         partitions=settings.partitions,
         key_type=bytes,
@@ -207,6 +211,7 @@ class ProcessorsRuntime:
             await self.ctx.registry.start()
             await self.gate.start()
             await self.ctx.outputs.producer()
+            await learn_changelog(self.app, INTENT_TABLE)  # before the first table write
             self.liveness.ok()  # started: the budget counts from here
         except Exception as exc:
             await self.supervision.fatal("the processors could not start", exc)

@@ -1,8 +1,9 @@
 """What the runtime relies on in faust-streaming and aiokafka, pinned so an upgrade that
 changes it fails here first, not in production.
 
-One private name is used (`Consumer._thread`, in `broker/runtime/checkpoint.py`); everything
-else is public API, pinned by name and, where it matters, by behaviour on a real broker.
+Two private names are used: `Consumer._thread` (in `broker/runtime/checkpoint.py`) and
+`Producer._ensure_producer` (in `broker/runtime/changelog_metadata.py`); everything else is
+public API, pinned by name and, where it matters, by behaviour on a real broker.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from intentcast.processes import Processors
 from intentcast.schemas import INTENTS_SUBMITTED
 from tests.conftest import wait_for
 
-THREAD = "_thread"  # the one private name: faust's consumer thread
+THREAD = "_thread"  # faust's consumer thread (broker/runtime/checkpoint.py)
+ENSURE_PRODUCER = "_ensure_producer"  # faust's aiokafka producer (runtime/changelog_metadata.py)
 
 
 def _runtime() -> ProcessorsRuntime:
@@ -48,6 +50,23 @@ def test_fausts_consumer_thread_commits_what_it_is_given() -> None:
     assert "commit" in type(thread).__dict__ or any(
         "commit" in vars(k) for k in type(thread).__mro__
     )
+
+
+def test_fausts_producer_hands_over_the_aiokafka_producer_behind_it() -> None:
+    """`learn_changelog` asks that producer for the changelog's partitions before the first
+    table write (faust's table writes pick their partition from the same producer's cache);
+    before faust started it, there is none to hand over."""
+    from aiokafka import AIOKafkaProducer
+    from faust.exceptions import NotReady
+
+    producer = _runtime().app.producer
+    ensure = getattr(type(producer), ENSURE_PRODUCER)
+    assert list(inspect.signature(ensure).parameters) == ["self"]
+    assert "AIOKafkaProducer" in str(inspect.signature(ensure).return_annotation)
+    with pytest.raises(NotReady):
+        getattr(producer, ENSURE_PRODUCER)()
+    assert inspect.iscoroutinefunction(AIOKafkaProducer.partitions_for)
+    assert callable(producer.key_partition)
 
 
 def test_public_api_the_runtime_uses_is_there() -> None:
