@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,24 @@ def crashes_in(log: Path) -> list[str]:
     return found
 
 
+def handles_sigterm(pid: int) -> bool:
+    """Whether the process has installed its SIGTERM handler (faust's worker does at start);
+    before that, a SIGTERM ends it by the default action, which is no test of the orderly stop."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def _ready_or_gone(worker: Processors) -> bool:
+    proc = worker.proc
+    return proc is None or not worker.alive() or handles_sigterm(proc.pid)
+
+
 async def join_leave_loop(
     stack: Stack, flow: Flow, cycles: int, up_s: float, down_s: float
 ) -> dict[str, Any]:
@@ -67,6 +86,8 @@ async def join_leave_loop(
     await until(lambda: flow.published >= 0.05 * flow.plan.intents)
     for cycle in range(cycles):
         second.start()
+        # a loaded machine may take seconds to import the worker: up_s counts from its start
+        await asyncio.wait_for(until(lambda: _ready_or_gone(second)), 120)
         await asyncio.sleep(up_s)
         started = time.monotonic()
         await asyncio.to_thread(second.stop, 60.0)

@@ -165,6 +165,7 @@ async def test_the_processors_outputs_are_counted_and_their_inputs_are_not(
     await passthrough.fill(kafka_bootstrap, out, records)
     await passthrough.fill(kafka_bootstrap, profile, records)  # a vendor's, not an output
     written = written_between(before, await output_offsets(kafka_bootstrap))
-    assert written == {out: 7}
+    assert written[out] == 7  # the session's processors may write ticks and metrics meanwhile
+    assert profile not in written
     assert not is_processor_output(INTENTS_SUBMITTED)  # what the processors read
     assert not is_processor_output("__consumer_offsets")
