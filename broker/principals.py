@@ -20,7 +20,6 @@ from intentcast.schemas.errors import IntentcastError
 from intentcast.schemas.fields import SLUG_PATTERN
 from intentcast.schemas.topics import CORE_TOPICS, TEMPLATE_TOPICS, VENDOR_TOPIC_PREFIX, TopicSpec
 
-MARKET_PREFIX: Final = "intentcast.market."
 TOPIC_NAMESPACE: Final = "intentcast."
 MONITOR_GROUP_PREFIX: Final = "intentcast.monitor."
 DEFAULT_APP_PREFIX: Final = "intentcast-processors"

@@ -191,3 +191,12 @@ async def test_a_customer_refusal_goes_to_its_status_and_the_operator() -> None:
     [status] = [decode(IntentStatus, v) for v in _queued(ctx)[INTENT_STATUS]]
     assert (status.intent_id, status.reason) == (intent_id, ReasonCode.ALREADY_AGREED)
     assert status.detail.startswith("acceptance: ")
+
+
+async def test_a_profile_from_no_profile_topic_reaches_only_the_operator() -> None:
+    ctx = _context()
+    topic = vendor_feedback_topic(REGISTERED)  # a topic name that binds no vendor as a profile
+    sender = VendorRecord.profile(topic)
+    error = Refused(ReasonCode.VENDOR_MISMATCH, "not a profile topic")
+    assert await refuse(ctx, _record(topic), error, sender) == (D,)
+    assert set(_queued(ctx)) == {DEAD_LETTERS}

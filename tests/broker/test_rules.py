@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from intentcast.agents import IntentKeys, OfferDraft, build_offer
+from intentcast.broker.processors.profiles import check_vendor_profile
 from intentcast.broker.records import IllegalTransitionError, IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.broker.validation import (
@@ -40,6 +41,7 @@ from intentcast.schemas import (
     content_hash,
     decode,
     encode,
+    vendor_profile_topic,
 )
 from intentcast.schemas.crypto import SigningKey, sign_model
 from intentcast.schemas.terms import TermRef, refs_for
@@ -413,6 +415,16 @@ CASES: list[Case] = [
         ReasonCode.UNKNOWN_TERM,
         "a profile accepting a term the roster lacks",
         lambda w: check_profile(w.profile(accepts=_unknown_term()), None),
+    ),
+    (
+        ReasonCode.VENDOR_MISMATCH,
+        "a profile on another vendor's profile topic",
+        lambda w: check_vendor_profile(vendor_profile_topic("other"), encode(w.profile()), None),
+    ),
+    (
+        ReasonCode.VENDOR_MISMATCH,
+        "a profile on a topic that is no profile topic",
+        lambda w: check_vendor_profile("intentcast.vendor.x.feedback", encode(w.profile()), None),
     ),
 ]
 
