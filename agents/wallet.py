@@ -14,7 +14,9 @@ import orjson
 
 from intentcast.agents.errors import WalletError
 from intentcast.agents.receipts import Receipt
+from intentcast.schemas.canonical import canonical_bytes
 from intentcast.schemas.crypto import SealingKey, SigningKey
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 
 __all__ = ["DEFAULT_WALLET", "IntentKeys", "Wallet", "default_wallet_path"]
@@ -69,7 +71,12 @@ class Wallet:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
-        self._data: dict[str, Any] = {"version": WALLET_VERSION, "intents": {}, "receipts": {}}
+        self._data: dict[str, Any] = {
+            "version": WALLET_VERSION,
+            "intents": {},
+            "receipts": {},
+            "disclosures": {},
+        }
         self._load()
 
     def _load(self) -> None:
@@ -92,6 +99,7 @@ class Wallet:
             raise WalletError(f"wallet {self.path} is not an Intentcast wallet (version 1)")
         data.setdefault("intents", {})
         data.setdefault("receipts", {})
+        data.setdefault("disclosures", {})
         self._data = data
 
     def _save(self) -> None:
@@ -131,6 +139,22 @@ class Wallet:
         """Keep an agreement and its consent receipt."""
         self._data["receipts"][receipt.agreement_id] = receipt.to_json()
         self._save()
+
+    def add_disclosure(self, disclosure: Disclosure, values: dict[str, Any]) -> None:
+        """Keep a disclosure as sent, and what it disclosed: the customer's own record of
+        which vendor was told what (the sealed copy only that vendor can open)."""
+        self._data["disclosures"][disclosure.disclosure_id] = {
+            "intent_id": disclosure.intent_id,
+            "agreement_id": disclosure.agreement_id,
+            "vendor_id": disclosure.vendor_id,
+            "disclosure": canonical_bytes(disclosure).decode("utf-8"),
+            "values": values,
+        }
+        self._save()
+
+    def disclosures(self) -> list[dict[str, Any]]:
+        """Every disclosure kept, oldest first, as stored by :meth:`add_disclosure`."""
+        return list(self._data["disclosures"].values())
 
     def receipts(self) -> list[Receipt]:
         """Every stored receipt, each agreement re-verified on the way out."""

@@ -50,6 +50,7 @@ class StatusKind(StrEnum):
     AGREED = "agreed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    DISCLOSED = "disclosed"
 
 
 class IntentStatus(Message):
@@ -62,6 +63,7 @@ class IntentStatus(Message):
     detail: Annotated[str, Text(300)] = ""
     agreement_id: Hex64 | None = None
     offer_id: MessageId | None = None
+    disclosure_id: MessageId | None = None
     at: UtcDateTime
 
 

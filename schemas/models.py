@@ -15,6 +15,12 @@ from intentcast.schemas.agreement import (
     PiiController,
 )
 from intentcast.schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
+from intentcast.schemas.disclosure import (
+    DisclosedFields,
+    Disclosure,
+    DisclosureRecord,
+    PostalAddress,
+)
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -66,6 +72,9 @@ __all__ = [
     "Currency",
     "DeadLetter",
     "DeliveredOffer",
+    "DisclosedFields",
+    "Disclosure",
+    "DisclosureRecord",
     "Hex64",
     "Intent",
     "IntentState",
@@ -78,6 +87,7 @@ __all__ = [
     "OfferFeedback",
     "PiiController",
     "Place",
+    "PostalAddress",
     "PublicKey",
     "Signature",
     "SignedModel",
@@ -101,6 +111,9 @@ _ALL: Final[tuple[type[Message], ...]] = (
     Acceptance,
     Agreement,
     ConsentReceipt,
+    Disclosure,
+    DisclosedFields,
+    DisclosureRecord,
     IntentStatus,
     OfferFeedback,
     DeadLetter,

@@ -51,6 +51,10 @@ class ReasonCode(StrEnum):
     DESTINATION_UNAVAILABLE = "destination_unavailable"
     DESTINATION_TOO_LARGE = "destination_too_large"
     UNDECODABLE_BATCH = "undecodable_batch"
+    AGREEMENT_UNKNOWN = "agreement_unknown"
+    NOT_AGREED_VENDOR = "not_agreed_vendor"
+    NO_SEALING_KEY = "no_sealing_key"
+    SEALING_KEY_MISMATCH = "sealing_key_mismatch"
 
     @property
     def description(self) -> str:
@@ -115,6 +119,14 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.UNDECODABLE_BATCH: "A stored input batch could not be decoded (its CRC "
         "fails, or its codec is unknown or its payload corrupt). The dead letter names the "
         "topic, partition and first offset; its detail gives the range skipped.",
+        ReasonCode.AGREEMENT_UNKNOWN: "The log records no agreement with this agreement_id "
+        "for the intent, so there is nobody to disclose to.",
+        ReasonCode.NOT_AGREED_VENDOR: "The disclosure names a vendor other than the one the "
+        "agreement was made with.",
+        ReasonCode.NO_SEALING_KEY: "The vendor's registered profile has no sealing key, so "
+        "nothing can be sealed to it (it must publish a profile with one).",
+        ReasonCode.SEALING_KEY_MISMATCH: "The disclosure is sealed to a key other than the "
+        "vendor's registered sealing key.",
     }
 )
 
@@ -153,6 +165,11 @@ _FACTS: Final = MappingProxyType(
         ReasonCode.DESTINATION_UNAVAILABLE: (frozenset({_O}), True),
         ReasonCode.DESTINATION_TOO_LARGE: (frozenset({_O}), False),
         ReasonCode.UNDECODABLE_BATCH: (frozenset({_O}), False),
+        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_C}), False),
+        ReasonCode.NOT_AGREED_VENDOR: (frozenset({_C}), False),
+        # the vendor may publish a profile with a key later: the same disclosure may then pass
+        ReasonCode.NO_SEALING_KEY: (frozenset({_C}), True),
+        ReasonCode.SEALING_KEY_MISMATCH: (frozenset({_C}), False),
     }
 )
 """Per code: who is told, and whether a resend may pass."""

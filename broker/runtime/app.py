@@ -19,6 +19,7 @@ from intentcast.broker.context import Context, IntentStore
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
+from intentcast.broker.processors.disclosures import handle_disclosure
 from intentcast.broker.processors.expiry import handle_tick
 from intentcast.broker.processors.intake import handle_intent
 from intentcast.broker.processors.offers import handle_offer
@@ -38,6 +39,7 @@ from intentcast.broker.topic_admin import TICKS_TOPIC_SUFFIX
 from intentcast.schemas import (
     ACCEPTANCES,
     CANCELS,
+    DISCLOSURES,
     INTENTS_SUBMITTED,
     METRICS,
     OFFERS_SUBMITTED,
@@ -53,6 +55,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     OFFERS_SUBMITTED: ("offers", handle_offer),
     ACCEPTANCES: ("acceptances", handle_acceptance),
     CANCELS: ("cancels", handle_cancel),
+    DISCLOSURES: ("disclosures", handle_disclosure),
 }
 
 
