@@ -44,6 +44,17 @@ from intentcast.schemas.events import (
 )
 from intentcast.schemas.fields import new_id
 from intentcast.schemas.intent import Cancel, Intent, IntentState, Place, Want, can_transition
+from intentcast.schemas.log import (
+    AGREEMENT_ENTRY,
+    ENTRY_KINDS,
+    ChainCheck,
+    EntryKind,
+    EntryType,
+    LogEntry,
+    Reader,
+    SealedKey,
+    check_chain,
+)
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.offer import (
     Acceptance,
@@ -96,11 +107,13 @@ from intentcast.schemas.topics import (
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "AGREEMENT_ENTRY",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
     "DISCLOSURES",
     "DISCLOSURE_FIELDS",
+    "ENTRY_KINDS",
     "GENESIS_HASH",
     "INTENTS_SUBMITTED",
     "INTENT_STATUS",
@@ -120,6 +133,7 @@ __all__ = [
     "Acceptance",
     "Agreement",
     "Cancel",
+    "ChainCheck",
     "ConsentPurpose",
     "ConsentReceipt",
     "ConsentService",
@@ -129,10 +143,13 @@ __all__ = [
     "Disclosure",
     "DisclosureField",
     "DisclosureRecord",
+    "EntryKind",
+    "EntryType",
     "Intent",
     "IntentState",
     "IntentStatus",
     "IntentcastError",
+    "LogEntry",
     "Message",
     "MetricsSnapshot",
     "Offer",
@@ -141,9 +158,11 @@ __all__ = [
     "Place",
     "PostalAddress",
     "Purpose",
+    "Reader",
     "ReasonCode",
     "Rejected",
     "SchemaError",
+    "SealedKey",
     "SealingKey",
     "SignatureError",
     "SignedModel",
@@ -156,6 +175,7 @@ __all__ = [
     "VendorProfile",
     "Want",
     "can_transition",
+    "check_chain",
     "content_hash",
     "decode",
     "encode",

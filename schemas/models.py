@@ -48,6 +48,7 @@ from intentcast.schemas.intent import (
     Want,
     can_transition,
 )
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import (
     Acceptance,
     DeliveredOffer,
@@ -110,6 +111,7 @@ _ALL: Final[tuple[type[Message], ...]] = (
     DeliveredOffer,
     Acceptance,
     Agreement,
+    LogEntry,
     ConsentReceipt,
     Disclosure,
     DisclosedFields,

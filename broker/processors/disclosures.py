@@ -19,6 +19,7 @@ from intentcast.broker.refusal import Refused
 from intentcast.schemas import (
     INTENT_STATUS,
     Disclosure,
+    DisclosureRecord,
     IntentState,
     IntentStatus,
     ReasonCode,
@@ -29,6 +30,7 @@ from intentcast.schemas import (
     encode,
     vendor_disclosures_topic,
 )
+from intentcast.schemas.log import DISCLOSURE_ENTRY, Reader
 
 __all__ = ["AgreedParties", "check_disclosure", "handle_disclosure"]
 
@@ -39,6 +41,7 @@ class AgreedParties:
 
     agreement_id: str
     intent_signing_key: str
+    intent_sealing_key: str  # the customer's copy of the log entry is sealed to it
     vendor_id: str
 
 
@@ -109,7 +112,8 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
     except Refused as exc:
         await refuse(ctx, rec, exc, sender)
         return
-    await _deliver(ctx, rec, disclosure)
+    assert agreed is not None
+    await _deliver(ctx, rec, disclosure, agreed)
     if record is not None:
         disclosures = {**record.disclosures, disclosure.disclosure_id: digest}
         ctx.store.put(disclosure.intent_id, record.model_copy(update={"disclosures": disclosures}))
@@ -123,21 +127,32 @@ async def _agreed_parties(
     if record is not None and record.state is not IntentState.AGREED:
         return None
     if record is not None and record.agreement_id and record.agreed_vendor:
-        return AgreedParties(record.agreement_id, record.intent().signing_key, record.agreed_vendor)
+        intent = record.intent()
+        return AgreedParties(
+            record.agreement_id, intent.signing_key, intent.sealing_key, record.agreed_vendor
+        )
     agreement = await ctx.ledger.find(partition, intent_id)
     if agreement is None:
         return None
+    intent = agreement.intent
     return AgreedParties(
-        agreement.agreement_id, agreement.intent.signing_key, agreement.offer.vendor_id
+        agreement.agreement_id, intent.signing_key, intent.sealing_key, agreement.offer.vendor_id
     )
 
 
-async def _deliver(ctx: HandlerContext, rec: Incoming, disclosure: Disclosure) -> None:
+async def _deliver(
+    ctx: HandlerContext, rec: Incoming, disclosure: Disclosure, agreed: AgreedParties
+) -> None:
     """To the vendor's private topic, into the log, and `disclosed` to the customer."""
     await ctx.outputs.send(
         vendor_disclosures_topic(disclosure.vendor_id), encode(disclosure), rec.key
     )
-    await ctx.ledger.append_disclosure(rec.partition, disclosure)
+    await ctx.ledger.append_entry(
+        rec.partition,
+        DISCLOSURE_ENTRY,
+        lambda _seq, _prev_hash: DisclosureRecord.of(disclosure),
+        {Reader.CUSTOMER: agreed.intent_sealing_key},
+    )
     status = IntentStatus(
         intent_id=disclosure.intent_id,
         status=StatusKind.DISCLOSED,
