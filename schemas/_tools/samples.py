@@ -17,6 +17,12 @@ from intentcast.schemas.agreement import GENESIS_HASH, Agreement
 from intentcast.schemas.base import Message
 from intentcast.schemas.canonical import content_hash, encode
 from intentcast.schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
+from intentcast.schemas.disclosure import (
+    DisclosedFields,
+    Disclosure,
+    DisclosureRecord,
+    PostalAddress,
+)
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -66,6 +72,7 @@ class SampleKeys:
     intent_signing: SigningKey
     intent_sealing: SealingKey
     vendor_signing: SigningKey
+    vendor_sealing: SealingKey
     ephemeral_seed: bytes
 
 
@@ -75,6 +82,7 @@ def sample_keys() -> SampleKeys:
         intent_signing=SigningKey.from_seed(_seed("intent-signing")),
         intent_sealing=SealingKey.from_bytes(_seed("intent-sealing")),
         vendor_signing=SigningKey.from_seed(_seed("vendor-signing")),
+        vendor_sealing=SealingKey.from_bytes(_seed("vendor-sealing")),
         ephemeral_seed=_seed("seal-ephemeral"),
     )
 
@@ -185,6 +193,7 @@ def _sample_messages() -> dict[str, Message]:
         recorded_at=t0 + timedelta(minutes=5, seconds=1),
     )
     messages: list[Message] = [
+        *_disclosure_samples(keys, agreement),
         intent,
         profile,
         offer,
@@ -229,3 +238,35 @@ def _sample_messages() -> dict[str, Message]:
         ),
     ]
     return {message.kind: message for message in messages}
+
+
+def _disclosure_samples(keys: SampleKeys, agreement: Agreement) -> list[Message]:
+    """What the sample customer discloses to the sample vendor after the sample agreement."""
+    fields = DisclosedFields(
+        disclosure_id="d15c105ed15c105ed15c105ed15c1050",
+        intent_id=agreement.intent.intent_id,
+        agreement_id=agreement.agreement_id,
+        vendor_id=agreement.offer.vendor_id,
+        name="Morag MacLeod",
+        delivery_address=PostalAddress(
+            lines=("Flat 2/1", "14 Byres Road"), city="Glasgow", postal_code="G12 8AZ",
+            country="GB",
+        ),
+        phone="+44 141 496 0000",
+        note="Ring twice; the buzzer is broken.",
+    )  # fmt: skip
+    vendor_key = keys.vendor_sealing.public_key
+    disclosure = sign_model(
+        Disclosure(
+            disclosure_id=fields.disclosure_id,
+            intent_id=fields.intent_id,
+            agreement_id=fields.agreement_id,
+            vendor_id=fields.vendor_id,
+            vendor_sealing_key=vendor_key,
+            fields=fields.names(),
+            sealed=deterministic_seal(vendor_key, encode(fields), keys.ephemeral_seed),
+            disclosed_at=agreement.recorded_at + timedelta(minutes=1),
+        ),
+        keys.intent_signing,
+    )
+    return [fields, disclosure, DisclosureRecord.of(disclosure)]
