@@ -4,7 +4,8 @@ Everything a vendor author or a customer-client user needs is importable from he
 contract's models included; the submodules are internals and may change.
 
 Vendor authors: `Vendor`, its handler types, `OfferDraft`, the contract models a handler
-sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`), `SigningKey`, the term `ROSTER`,
+sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`, `ReceivedDisclosure` with its
+`DisclosedFields`), `SigningKey` and `SealingKey`, the term `ROSTER`,
 `minor_units` for prices, and the transports (`KafkaTransport`, `InMemoryTransport` for
 unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`, `Wallet`, `IntentKeys`.
 Both: `ClientSettings` and the errors under `ClientError`.
@@ -12,11 +13,13 @@ Both: `ClientSettings` and the errors under `ClientError`.
 
 from intentcast.agents.customer import DEFAULT_TERMS, CustomerClient
 from intentcast.agents.declaration import AgreementHandler, FeedbackHandler, IntentHandler
+from intentcast.agents.disclosures import DisclosureHandler, ReceivedDisclosure
 from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
 from intentcast.agents.errors import (
     AgreementError,
     BadAgreementError,
     ClientError,
+    DisclosureError,
     IntentRejectedError,
     KafkaUnavailableError,
     NotHandledError,
@@ -38,7 +41,8 @@ from intentcast.agents.vendor import Vendor
 from intentcast.agents.vendor_runtime import VendorRuntime, VendorStats
 from intentcast.agents.wallet import IntentKeys, Wallet, default_wallet_path
 from intentcast.schemas.agreement import Agreement
-from intentcast.schemas.crypto import SigningKey
+from intentcast.schemas.crypto import SealingKey, SigningKey
+from intentcast.schemas.disclosure import DisclosedFields, Disclosure, PostalAddress
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.iso import minor_units
@@ -55,6 +59,10 @@ __all__ = [
     "ClientError",
     "ClientSettings",
     "CustomerClient",
+    "DisclosedFields",
+    "Disclosure",
+    "DisclosureError",
+    "DisclosureHandler",
     "FeedbackHandler",
     "InMemoryTransport",
     "Intent",
@@ -68,10 +76,13 @@ __all__ = [
     "Offer",
     "OfferDraft",
     "OfferFeedback",
+    "PostalAddress",
     "PublishError",
     "Receipt",
+    "ReceivedDisclosure",
     "RegistrationError",
     "ReplyTimeoutError",
+    "SealingKey",
     "SettingsError",
     "SigningKey",
     "TopicMissingError",

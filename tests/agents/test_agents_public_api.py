@@ -17,9 +17,10 @@ PUBLIC = {
     # vendor authors
     "Vendor", "VendorRuntime", "VendorStats", "IntentHandler", "FeedbackHandler",
     "AgreementHandler", "OfferDraft", "build_offer", "offer_id_for", "KafkaTransport",
-    "InMemoryTransport", "VendorTransport",
+    "InMemoryTransport", "VendorTransport", "DisclosureHandler", "ReceivedDisclosure",
     # the contract a handler sees
     "Intent", "Offer", "OfferFeedback", "Agreement", "SigningKey", "ROSTER", "minor_units",
+    "SealingKey", "Disclosure", "DisclosedFields", "PostalAddress",
     # customers
     "CustomerClient", "DEFAULT_TERMS", "IntentHandle", "IntentKeys", "Receipt", "Wallet",
     "default_wallet_path",
@@ -27,7 +28,7 @@ PUBLIC = {
     "ClientSettings", "ClientError", "SettingsError", "KafkaUnavailableError",
     "TopicMissingError", "PublishError", "ReplyTimeoutError", "IntentRejectedError",
     "AgreementError", "BadAgreementError", "WalletError", "VendorConfigError",
-    "RegistrationError", "NotHandledError",
+    "RegistrationError", "NotHandledError", "DisclosureError",
 }  # fmt: skip
 
 
