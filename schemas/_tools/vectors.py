@@ -28,12 +28,14 @@ from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import (
     canonical_bytes,
     canonical_json,
+    content_hash,
     format_float,
     sha256_hex,
     signing_bytes,
 )
 from intentcast.schemas.crypto import b64e, sign_model
 from intentcast.schemas.defaults import field_defaults
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.events import DeadLetter, MetricsSnapshot
 from intentcast.schemas.fields import format_money
 from intentcast.schemas.intent import Intent, Want
@@ -276,6 +278,7 @@ def build_vectors() -> dict[str, Any]:
         "intent": intent_seed,
         "acceptance": intent_seed,
         "cancel": intent_seed,
+        "disclosure": intent_seed,
         "offer": vendor_seed,
         "vendor_profile": vendor_seed,
     }
@@ -327,6 +330,17 @@ def build_vectors() -> dict[str, Any]:
             "ephemeral_secret_hex": keys.ephemeral_seed.hex(),
             "plaintext": offer_bytes.decode(),
             "sealed": deterministic_seal(sealing.public_key, offer_bytes, keys.ephemeral_seed),
+        },
+        "disclosure": {
+            "description": "The sample disclosure's sealed values: crypto_box_seal of the "
+            "canonical disclosed_fields to the vendor's sealing key (the same fixed ephemeral "
+            "key). Open `sealed` (the disclosure's `sealed`) and get `plaintext` exactly; "
+            "`disclosure_hash` is the disclosure's content hash, the log record's content_hash.",
+            "recipient_private_key_hex": keys.vendor_sealing.raw.hex(),
+            "recipient_public_key": keys.vendor_sealing.public_key,
+            "plaintext": canonical_bytes(messages["disclosed_fields"]).decode(),
+            "sealed": sample(Disclosure).sealed,
+            "disclosure_hash": content_hash(sample(Disclosure)),
         },
         "terms": {
             term_id: {

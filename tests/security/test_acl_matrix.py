@@ -20,6 +20,7 @@ from intentcast.schemas.topics import (
     AGREEMENTS,
     CANCELS,
     DEAD_LETTERS,
+    DISCLOSURES,
     INTENT_STATUS,
     INTENTS_SUBMITTED,
     METRICS,
@@ -28,6 +29,7 @@ from intentcast.schemas.topics import (
     VENDOR_REGISTRY,
     market_topic,
     vendor_agreements_topic,
+    vendor_disclosures_topic,
     vendor_feedback_topic,
     vendor_profile_topic,
 )
@@ -38,13 +40,18 @@ pytestmark = pytest.mark.kafka
 
 MARKET = market_topic("bikes")
 OWN_PROFILE, OTHER_PROFILE = vendor_profile_topic(VENDOR), vendor_profile_topic(OTHER_VENDOR)
-OWN = (vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR), OWN_PROFILE)
+OWN = (
+    vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR), OWN_PROFILE,
+    vendor_disclosures_topic(VENDOR),
+)  # fmt: skip
 OTHERS = (
     vendor_feedback_topic(OTHER_VENDOR), vendor_agreements_topic(OTHER_VENDOR), OTHER_PROFILE,
+    vendor_disclosures_topic(OTHER_VENDOR),
 )  # fmt: skip
 TOPICS = (
     INTENTS_SUBMITTED, MARKET, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS,
-    AGREEMENTS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN, *OTHERS,
+    AGREEMENTS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, DISCLOSURES, *OWN,
+    *OTHERS,
 )  # fmt: skip
 PROCESSORS_GROUP = "intentcast-processors-matrix"
 GROUPS = (
@@ -90,6 +97,7 @@ POLICY = {
                 OFFERS_SUBMITTED,
                 ACCEPTANCES,
                 CANCELS,
+                DISCLOSURES,  # sealed: the processors check the envelope, never the values
                 VENDOR_REGISTRY,  # every worker folds the accepted profiles
                 AGREEMENTS,
                 OFFERS_DELIVERED,
@@ -118,7 +126,7 @@ POLICY = {
     ),
     "customer": Policy(
         read=frozenset({OFFERS_DELIVERED, INTENT_STATUS, AGREEMENTS, VENDOR_REGISTRY}),
-        write=frozenset({INTENTS_SUBMITTED, ACCEPTANCES, CANCELS}),
+        write=frozenset({INTENTS_SUBMITTED, ACCEPTANCES, CANCELS, DISCLOSURES}),
         group_probe_topic=OFFERS_DELIVERED,
     ),
     VENDOR_USER: Policy(
