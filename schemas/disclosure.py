@@ -10,6 +10,7 @@ disclosure's hash and its field names) is in clear on the envelope and signed wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -145,9 +146,13 @@ def seal_disclosure(
     vendor_sealing_key: str,
     key: SigningKey,
     disclosed_at: datetime,
+    sealer: Callable[[str, bytes], str] = seal,
 ) -> Disclosure:
-    """Seal ``content`` to the vendor's key and sign the envelope with the intent's ``key``."""
-    sealed = seal(vendor_sealing_key, encode(content))
+    """Seal ``content`` to the vendor's key and sign the envelope with the intent's ``key``.
+
+    ``sealer`` is fixed only by the test vectors; real disclosures take a fresh ephemeral key.
+    """
+    sealed = sealer(vendor_sealing_key, encode(content))
     if len(sealed) > MAX_SEALED_DISCLOSURE_CHARS:
         raise SchemaError(ReasonCode.MESSAGE_TOO_LARGE, "sealed disclosure exceeds 8000 characters")
     envelope = Disclosure(

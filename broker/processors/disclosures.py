@@ -158,7 +158,8 @@ async def _deliver(
         status=StatusKind.DISCLOSED,
         agreement_id=disclosure.agreement_id,
         disclosure_id=disclosure.disclosure_id,
-        detail=f"delivered to {disclosure.vendor_id}: {', '.join(disclosure.fields)}",
+        # every customer may read the status topic: it names neither the vendor nor the fields
+        detail="delivered to the agreed vendor",
         at=ctx.clock(),
     )
     await ctx.outputs.send(INTENT_STATUS, encode(status), rec.key)

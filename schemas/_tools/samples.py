@@ -19,9 +19,9 @@ from intentcast.schemas.canonical import content_hash, encode
 from intentcast.schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
 from intentcast.schemas.disclosure import (
     DisclosedFields,
-    Disclosure,
     DisclosureRecord,
     PostalAddress,
+    seal_disclosure,
 )
 from intentcast.schemas.events import (
     DeadLetter,
@@ -255,18 +255,11 @@ def _disclosure_samples(keys: SampleKeys, agreement: Agreement) -> list[Message]
         phone="+44 141 496 0000",
         note="Ring twice; the buzzer is broken.",
     )  # fmt: skip
-    vendor_key = keys.vendor_sealing.public_key
-    disclosure = sign_model(
-        Disclosure(
-            disclosure_id=fields.disclosure_id,
-            intent_id=fields.intent_id,
-            agreement_id=fields.agreement_id,
-            vendor_id=fields.vendor_id,
-            vendor_sealing_key=vendor_key,
-            fields=fields.names(),
-            sealed=deterministic_seal(vendor_key, encode(fields), keys.ephemeral_seed),
-            disclosed_at=agreement.recorded_at + timedelta(minutes=1),
-        ),
-        keys.intent_signing,
+    disclosure = seal_disclosure(
+        fields,
+        vendor_sealing_key=keys.vendor_sealing.public_key,
+        key=keys.intent_signing,
+        disclosed_at=agreement.recorded_at + timedelta(minutes=1),
+        sealer=lambda public, data: deterministic_seal(public, data, keys.ephemeral_seed),
     )
     return [fields, disclosure, DisclosureRecord.of(disclosure)]
