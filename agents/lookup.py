@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from intentcast.agents.errors import TopicMissingError
@@ -22,18 +22,30 @@ from intentcast.kafkaio import POLL_MS
 __all__ = ["latest_for_key"]
 
 
+async def _partition_count(settings: ClientSettings, topic: str) -> int:
+    """From the cluster's metadata: a consumer's lists only the topics it consumes."""
+    probe = AIOKafkaProducer(client_id=random_client_id("lookup"), **settings.kafka_kwargs())
+    with kafka_errors(f"reading metadata of {topic}", topic=topic):
+        await probe.start()
+        try:
+            partitions = await probe.partitions_for(topic)
+        finally:
+            with contextlib.suppress(KafkaError):
+                await probe.stop()
+    if not partitions:
+        raise TopicMissingError(topic)
+    return len(partitions)
+
+
 async def latest_for_key(settings: ClientSettings, topic: str, key: str) -> bytes | None:
     """The value of the last record keyed ``key`` on ``topic``, or None if it has none."""
+    count = await _partition_count(settings, topic)
     consumer = make_consumer(settings, random_client_id("lookup"), offset_reset="earliest")
     with kafka_errors(f"reading {topic}", topic=topic):
         await consumer.start()
     try:
         with kafka_errors(f"reading {topic}", topic=topic):
-            await consumer.topics()  # fills the metadata partitions_for_topic reads
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise TopicMissingError(topic)
-            tp = TopicPartition(topic, partition_for(key, len(partitions)))
+            tp = TopicPartition(topic, partition_for(key, count))
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             end = (await consumer.end_offsets([tp]))[tp]

@@ -53,6 +53,7 @@ pytestmark = pytest.mark.kafka
 
 ADDRESS = {"lines": ["Flat 3", "12 Torstrasse"], "city": "Berlin", "postal_code": "10119",
            "country": "DE"}  # fmt: skip
+PARTITIONS = BrokerSettings().partitions
 FIELDS = {"name": "Grace Hopper", "delivery_address": ADDRESS, "email": "grace@example.org"}
 
 
@@ -75,21 +76,25 @@ class Shop:
         async def ship(disclosure: ReceivedDisclosure) -> None:
             self.got.append(disclosure)
 
+    def owns_the_market(self) -> bool:
+        return len(self.vendor.assignment) == PARTITIONS
+
 
 @pytest.fixture
 async def shops(
-    kafka_bootstrap: str, processors: Processors, unique: Callable[[str], str]
+    kafka_bootstrap: str, ready_processors: Processors, unique: Callable[[str], str]
 ) -> AsyncIterator[tuple[Shop, Shop]]:
     chosen, other = Shop(unique("chosen"), kafka_bootstrap), Shop(unique("other"), kafka_bootstrap)
     ids = [chosen.vendor.vendor_id, other.vendor.vendor_id]
     await create_all(BrokerSettings(bootstrap=kafka_bootstrap), vendors=ids)
-    tasks = [asyncio.create_task(s.vendor.run()) for s in (chosen, other)]
-    try:
-        yield chosen, other
-    finally:
+    async with chosen.vendor, other.vendor:  # registered and subscribed
         for shop in (chosen, other):
-            shop.vendor.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            # a group of its own starts at the end: only once it owns the market's partitions
+            # is an intent published now sure to reach it
+            await wait_for(
+                shop.owns_the_market, timeout=90, what=f"{shop.vendor.vendor_id}'s partitions"
+            )
+        yield chosen, other
 
 
 async def _agree(client: CustomerClient, shop: Shop) -> IntentHandle:
