@@ -53,7 +53,9 @@ def _principal(kind: str, vendor_id: str | None, app_prefix: str) -> Principal:
     try:
         return Principal(Kind(kind), vendor_id, app_prefix=app_prefix)
     except ValueError:
-        raise fail(f"unknown kind {kind!r}: use processors, customer, monitor, auditor or vendor") from None
+        raise fail(
+            f"unknown kind {kind!r}: use processors, customer, monitor, auditor or vendor"
+        ) from None
     except PrincipalError as exc:
         raise fail(str(exc)) from exc
 
