@@ -104,9 +104,12 @@ def check_record(
 
 
 async def iter_log(
-    settings: BrokerSettings, on_progress: Callable[[int, int], None] | None = None
+    settings: BrokerSettings,
+    on_progress: Callable[[int, int], None] | None = None,
+    topic: str = AGREEMENTS,
 ) -> AsyncIterator[tuple[int, int, bytes | None]]:
-    """Yield (partition, offset, value) of every record up to the end as of the call."""
+    """Yield (partition, offset, value) of every record up to the end as of the call (of
+    ``topic``: a copy of the log can be checked the same way)."""
     consumer = AIOKafkaConsumer(
         **settings.kafka_kwargs(),
         enable_auto_commit=False,
@@ -114,7 +117,7 @@ async def iter_log(
         client_id="intentcast-audit",
     )
     tps = sorted(
-        await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS], wait_s=5.0, missing_ok=True)
+        await topic_partitions(settings.kafka_kwargs(), [topic], wait_s=5.0, missing_ok=True)
     )
     if not tps:
         return
@@ -145,6 +148,7 @@ async def verify_log(
     settings: BrokerSettings,
     on_progress: Callable[[int, int], None] | None = None,
     keys: LogKeys | None = None,
+    topic: str = AGREEMENTS,
 ) -> AuditResult:
     """Read every partition from its start to the current end and verify it: the chain for
     anyone, and the content of every entry ``keys`` open."""
@@ -152,7 +156,7 @@ async def verify_log(
     result = AuditResult()
     chains: dict[int, ChainCheck] = {}
     agreed: dict[str, str] = {}
-    async for partition, offset, value in iter_log(settings, on_progress):
+    async for partition, offset, value in iter_log(settings, on_progress, topic):
         chain = chains.setdefault(partition, ChainCheck(partition))
         if not chain.intact:
             continue  # report the first break of a partition only
