@@ -19,7 +19,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from intentcast.broker.audit import LogKeys, find_agreement, verify_kept, verify_log
-from intentcast.broker.log_keys import known_processors_key, read_key_file, write_key_file
+from intentcast.broker.log_keys import (
+    known_processors_key,
+    processors_key,
+    read_key_file,
+    write_key_file,
+)
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
 from intentcast.console import console, err_console
@@ -180,6 +185,7 @@ def run(
     """
     settings = settings_for(bootstrap).model_copy(update={"log_level": log_level})
     folder = prepare_datadir(settings)
+    processors_key(settings)  # a bad log key is one line now, not a crash at the first agreement
     check_kafka(settings)
     from intentcast.broker.worker import run_worker
 
@@ -243,8 +249,10 @@ def verify(
     wallet: Path | None = WalletOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Replay the agreement log: every chain link (order, ids, no gap, no edit) for anyone;
-    with a key, every entry it opens, both signatures and the terms. Exit 1 on any break.
+    """Replay the agreement log and check every link; open what your keys open. Exit 1 on a break.
+
+    Anyone may check the chain (order, ids, no gap, no edit); with a key, every entry it
+    opens is verified in full (both signatures, the terms).
 
     On the processors' machine their key is used; an auditor passes `--key`, a customer
     `--wallet`. Entries no key opens are still checked as links of the chain.
@@ -351,8 +359,11 @@ def kept(
     ),
     bootstrap: str = BootstrapOpt,
 ) -> None:
-    """Check an agreement you kept against the log, with no key: it verifies on its own, an
-    entry records its hash, and the chain is intact from the partition's start up to it."""
+    """Check an agreement you kept against the log, with no key.
+
+    It must verify on its own, an entry of the log must record its hash, and the chain must be
+    intact from the partition's start up to that entry. Exit 1 otherwise.
+    """
     settings = settings_for(bootstrap)
     agreement = kept_agreement(path)
     result = talk_to_kafka(settings, verify_kept(settings, agreement))
@@ -387,9 +398,12 @@ def kept_agreement(path: Path) -> Agreement:
 def keygen(
     path: Path = typer.Argument(..., help="New file for the private key (never overwritten)."),
 ) -> None:
-    """Make an X25519 key pair for reading the log: the auditor's (give the operator the
-    public key for INTENTCAST_AUDITOR_PUBLIC_KEY, keep the file for `--key`), or the
-    processors' (the file's content is INTENTCAST_LOG_SEALING_KEY)."""
+    """Make an X25519 key pair for reading the agreement log.
+
+    For an auditor: keep the file for `--key`, give the operator the public key for
+    INTENTCAST_AUDITOR_PUBLIC_KEY. For the processors: the file's content is
+    INTENTCAST_LOG_SEALING_KEY.
+    """
     made = write_key_file(path)
     console.print(f"private key written to {path} (keep it secret)")
     console.print(f"public key: {made.public_key}", soft_wrap=True, highlight=False)
