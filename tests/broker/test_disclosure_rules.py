@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from intentcast.broker.pii import find_pii
 from intentcast.broker.processors.disclosures import AgreedParties, check_disclosure
 from intentcast.broker.refusal import Refused
-from intentcast.schemas import Agreement, Disclosure, ReasonCode, SigningKey, sign_model
+from intentcast.schemas import (
+    Agreement,
+    DisclosedFields,
+    Disclosure,
+    ReasonCode,
+    SigningKey,
+    sign_model,
+)
 from intentcast.schemas._tools.samples import sample, sample_keys
 
 DISCLOSURE = sample(Disclosure)
@@ -71,3 +79,13 @@ def test_disclosure_reasons_are_told_to_the_customer_only() -> None:
     for code in codes:
         assert {a.value for a in code.audience} == {"customer"}
     assert ReasonCode.NO_SEALING_KEY.retriable
+
+
+def test_what_a_disclosure_carries_would_be_refused_in_an_intent() -> None:
+    """The PII screen stays: personal data has one way in, sealed in a disclosure."""
+    opened = sample(DisclosedFields)
+    address = opened.delivery_address
+    assert address is not None
+    assert find_pii([opened.phone or ""]) == "phone number"
+    assert find_pii([" ".join(address.lines)]) == "street address"
+    assert find_pii(["ada@example.org"]) == "e-mail address"
