@@ -98,7 +98,6 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
         return
     sender = CustomerRecord("disclosure", disclosure.intent_id)
     try:
-        _check_record(disclosure, record, ctx.settings.max_disclosures_per_agreement)
         agreed = await _agreed_parties(ctx, rec.partition, disclosure.intent_id, record)
         check_disclosure(
             disclosure,
@@ -106,6 +105,7 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
             agreed=agreed,
             vendor_sealing_key=ctx.registry.sealing_key_of(disclosure.vendor_id),
         )
+        _check_record(disclosure, record, ctx.settings.max_disclosures_per_agreement)
     except Refused as exc:
         await refuse(ctx, rec, exc, sender)
         return
