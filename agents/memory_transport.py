@@ -29,7 +29,9 @@ from intentcast.schemas.crypto import verify_model
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.topics import (
+    ATTESTATIONS,
     OFFERS_SUBMITTED,
     market_topic,
     vendor_agreements_topic,
@@ -126,6 +128,10 @@ class InMemoryTransport:
         for record in records:
             self.publish(record.topic, record.key, record.value)
 
+    async def history(self, topics: Sequence[str]) -> list[MemoryRecord]:
+        """Every record of ``topics`` from the start, topic by topic."""
+        return [record for topic in topics for record in self.topics.get(topic, [])]
+
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partition 0 of every subscribed topic."""
         topics = self._subscription.topics if self._subscription is not None else ()
@@ -187,6 +193,22 @@ class InMemoryTransport:
         topic = vendor_agreements_topic(agreement.offer.vendor_id)
         key = agreement.intent.intent_id.encode("ascii")
         await self.handled(self.publish(topic, key, encode(agreement)), timeout)
+
+    def attestations(self) -> list[RetentionAttestation]:
+        """Every deletion attestation sent so far, verified against its vendor's key."""
+        found = []
+        for record in self.topics[ATTESTATIONS]:
+            attestation = decode(RetentionAttestation, record.value or b"")
+            profile = self.registered.get(attestation.vendor_id)
+            if profile is None:
+                raise VendorConfigError(
+                    f"attestation {attestation.agreement_id[:12]} names an unregistered vendor"
+                )
+            attestation.verify(profile.signing_key)
+            if record.key != attestation.intent_id.encode("ascii"):
+                raise VendorConfigError("an attestation was not keyed by its intent_id")
+            found.append(attestation)
+        return found
 
     def offers(self) -> list[Offer]:
         """Every offer sent so far, decoded and verified against its vendor's registered key."""

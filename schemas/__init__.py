@@ -44,6 +44,11 @@ from intentcast.schemas.offer import (
     seal_offer,
 )
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import (
+    RetentionAttestation,
+    agreement_retention_end,
+    retention_end,
+)
 from intentcast.schemas.terms import (
     ROSTER,
     Purpose,
@@ -58,6 +63,7 @@ from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
+    ATTESTATIONS,
     CANCELS,
     CORE_TOPICS,
     DEAD_LETTERS,
@@ -83,6 +89,7 @@ from intentcast.schemas.topics import (
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
@@ -122,6 +129,7 @@ __all__ = [
     "Purpose",
     "ReasonCode",
     "Rejected",
+    "RetentionAttestation",
     "SchemaError",
     "SealingKey",
     "SignatureError",
@@ -134,6 +142,7 @@ __all__ = [
     "TopicSpec",
     "VendorProfile",
     "Want",
+    "agreement_retention_end",
     "can_transition",
     "content_hash",
     "decode",
@@ -143,6 +152,7 @@ __all__ = [
     "open_offer",
     "refs_for",
     "resolve_terms",
+    "retention_end",
     "seal_offer",
     "sign_model",
     "spec_for",

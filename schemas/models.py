@@ -50,6 +50,7 @@ from intentcast.schemas.offer import (
     open_offer,
     seal_offer,
 )
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "GENESIS_HASH",
@@ -79,6 +80,7 @@ __all__ = [
     "PiiController",
     "Place",
     "PublicKey",
+    "RetentionAttestation",
     "Signature",
     "SignedModel",
     "Slug",
@@ -101,6 +103,7 @@ _ALL: Final[tuple[type[Message], ...]] = (
     Acceptance,
     Agreement,
     ConsentReceipt,
+    RetentionAttestation,
     IntentStatus,
     OfferFeedback,
     DeadLetter,

@@ -14,10 +14,12 @@ from intentcast.schemas.fields import SLUG_PATTERN
 from intentcast.schemas.intent import Cancel, Intent
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
@@ -54,6 +56,7 @@ OFFERS_DELIVERED: Final = "intentcast.offers.delivered"
 ACCEPTANCES: Final = "intentcast.acceptances"
 CANCELS: Final = "intentcast.cancels"
 AGREEMENTS: Final = "intentcast.agreements"
+ATTESTATIONS: Final = "intentcast.attestations"
 VENDOR_REGISTRY: Final = "intentcast.vendors.registry"
 INTENT_STATUS: Final = "intentcast.intents.status"
 DEAD_LETTERS: Final = "intentcast.deadletters"
@@ -217,6 +220,13 @@ CORE_TOPICS: Final = (
             (_PROCESSORS, "the hash chain: appended and re-read to resume"),
             ("customer", "the agreement and `audit verify` (no consumer group)"),
         ),
+    ),
+    TopicSpec(
+        ATTESTATIONS, RetentionAttestation, "intent_id",
+        "Vendors' signed statements that they deleted an agreement's data at its retention "
+        "end; the processors check and log them.",
+        producers=("vendor-*",), consumers=(_PROCESSORS,),
+        uses=(("vendor-*", "attest deletion at a retention end"), _VALIDATED),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",
