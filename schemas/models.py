@@ -42,6 +42,7 @@ from intentcast.schemas.intent import (
     Want,
     can_transition,
 )
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import (
     Acceptance,
     DeliveredOffer,
@@ -102,6 +103,7 @@ _ALL: Final[tuple[type[Message], ...]] = (
     DeliveredOffer,
     Acceptance,
     Agreement,
+    LogEntry,
     ConsentReceipt,
     RetentionAttestation,
     IntentStatus,

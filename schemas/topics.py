@@ -12,6 +12,7 @@ from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
 from intentcast.schemas.fields import SLUG_PATTERN
 from intentcast.schemas.intent import Cancel, Intent
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.retention import RetentionAttestation
@@ -211,14 +212,17 @@ CORE_TOPICS: Final = (
         uses=(("customer", "withdraw an open intent"), _VALIDATED),
     ),
     TopicSpec(
-        AGREEMENTS, Agreement, "intent_id",
-        "The audit log: per partition, each agreement hash-chained to the previous one. "
-        "A vendor reads its own copy, intentcast.vendor.{vendor_id}.agreements.",
+        AGREEMENTS, LogEntry, "intent_id",
+        "The audit log: per partition, a hash chain of entries (agreements and what follows "
+        "them) whose content is sealed to its customer, the processors and the auditor; "
+        "anyone who reads it can check the chain, only they can open an entry. A vendor reads "
+        "its own clear copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer"),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "auditor"),
         uses=(
-            (_PROCESSORS, "the hash chain: appended and re-read to resume"),
-            ("customer", "the agreement and `audit verify` (no consumer group)"),
+            (_PROCESSORS, "the hash chain: appended, and re-read (own copies) to resume"),
+            ("customer", "its own sealed copy, and `audit verify` of the chain (hashes only)"),
+            ("auditor", "`audit verify`: the chain, and every entry opened with its key"),
         ),
     ),
     TopicSpec(
