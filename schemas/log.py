@@ -27,15 +27,18 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from intentcast.schemas.agreement import GENESIS_HASH, Agreement, ChainPartition, ChainSeq
 from intentcast.schemas.base import Message, WireModel
 from intentcast.schemas.canonical import canonical_json, decode, encode, sha256_hex
+from intentcast.schemas.canonical import content_hash as model_hash
 from intentcast.schemas.crypto import SealingKey, b64d, b64e, seal
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.fields import B64URL_PATTERN, Hex64, MessageId, PublicKey
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "AGREEMENT_ENTRY",
     "ENTRY_KINDS",
+    "RETENTION_ATTESTATION_ENTRY",
     "ChainCheck",
     "EntryKind",
     "EntryType",
@@ -60,6 +63,7 @@ class EntryType(StrEnum):
     """What an entry's content is; each has one :class:`EntryKind` in :data:`ENTRY_KINDS`."""
 
     AGREEMENT = "agreement"
+    RETENTION_ATTESTATION = "retention_attestation"
 
 
 class Reader(StrEnum):
@@ -258,8 +262,15 @@ AGREEMENT_ENTRY: Final = EntryKind(
     bind=_agreement_bound,
 )
 
+RETENTION_ATTESTATION_ENTRY: Final = EntryKind(
+    EntryType.RETENTION_ATTESTATION,
+    RetentionAttestation,
+    hash_of=model_hash,  # the signed statement exactly as the vendor sent it
+    intent_of=lambda attestation: attestation.intent_id,
+)
+
 ENTRY_KINDS: Final[Mapping[EntryType, EntryKind[Any]]] = MappingProxyType(
-    {kind.entry_type: kind for kind in (AGREEMENT_ENTRY,)}
+    {kind.entry_type: kind for kind in (AGREEMENT_ENTRY, RETENTION_ATTESTATION_ENTRY)}
 )
 """Every entry type and how its content is checked."""
 
