@@ -27,8 +27,8 @@ from intentcast.schemas import (
 )
 from intentcast.schemas._tools.samples import sample
 from intentcast.schemas.agreement import Agreement
-from intentcast.schemas.log import RETENTION_ATTESTATION_ENTRY, EntryType, Reader
 from intentcast.schemas.crypto import SealingKey
+from intentcast.schemas.log import RETENTION_ATTESTATION_ENTRY, EntryType, Reader
 from intentcast.schemas.retention import KEPT_AFTER_DELIVERY
 from tests.agents.helpers import make_agreement
 
