@@ -8,7 +8,7 @@ agreement log; neither commits anything or joins a group another process could s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -25,11 +25,12 @@ async def read_to_end(
     settings: ClientSettings,
     topics: Sequence[str],
     *,
-    partition: int | None = None,
+    partitions: Callable[[int], Iterable[int]] | None = None,
     client_id: str | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topics`` (only ``partition`` of each, if given) up to the end each
-    partition had when called, in offset order per partition. A missing topic holds none."""
+    """Every record of ``topics`` up to the end each partition had when called, in offset
+    order per partition; ``partitions`` picks which, given a topic's partition count (all by
+    default). A missing topic holds none."""
     consumer = make_consumer(settings, client_id or random_client_id(), offset_reset="earliest")
     with kafka_errors(f"connecting to Kafka at {settings.bootstrap}"):
         await consumer.start()
@@ -39,7 +40,8 @@ async def read_to_end(
             await consumer.topics()  # fresh metadata: the topics may be newer than the client
         for topic in topics:
             known = consumer.partitions_for_topic(topic) or set()
-            chosen = sorted(known) if partition is None else [p for p in known if p == partition]
+            picked = known if partitions is None else set(partitions(len(known))) & known
+            chosen = sorted(picked)
             tps += [TopicPartition(topic, p) for p in chosen]
         if not tps:
             return []

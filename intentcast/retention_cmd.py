@@ -1,0 +1,148 @@
+"""`intentcast intent list|keep`: each intent and agreement in the wallet, with its retention end,
+whether the vendor attested deletion, and which private keys were dropped and why."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from intentcast.agents import (
+    AgreementRetention,
+    ClientSettings,
+    DroppedKeys,
+    KafkaUnavailableError,
+    RetentionState,
+    Wallet,
+    default_wallet_path,
+)
+from intentcast.agents.retention_sync import sync_from_log
+from intentcast.console import console, fail
+from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.timeutil import format_utc, utcnow
+
+_STATE_TEXT = {
+    RetentionState.KEPT_UNTIL_REVOKED: "kept until you revoke",
+    RetentionState.RUNNING: "not due yet",
+    RetentionState.AWAITING_ATTESTATION: "[yellow]due, not attested[/]",
+    RetentionState.ATTESTED: "[green]attested[/]",
+}
+
+
+def _attestation_text(row: AgreementRetention, now: datetime) -> str:
+    state = row.state(now)
+    if state is RetentionState.ATTESTED and row.attestation is not None:
+        return f"[green]attested[/] (deleted {format_utc(row.attestation.deleted_at)})"
+    if state is RetentionState.ATTESTED:
+        return "[green]attested[/] (in the log; its keys were dropped before it was opened)"
+    return _STATE_TEXT[state]
+
+
+def _keys_text(row: AgreementRetention) -> str:
+    if not row.keys_held:
+        return "dropped"
+    return "kept (your choice)" if row.keep_keys else "held"
+
+
+def _agreements_table(rows: list[AgreementRetention], now: datetime) -> Table:
+    table = Table(title="Agreements and retention", title_justify="left")
+    for column in ("agreement", "intent", "vendor", "item", "retention end", "deletion", "keys"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        end = row.retention_end
+        table.add_row(
+            row.agreement_id[:12],
+            row.intent_id[:8],
+            row.vendor_id,
+            row.agreement.intent.want.item,
+            "until revoked" if end is None else format_utc(end),
+            _attestation_text(row, now),
+            _keys_text(row),
+        )
+    return table
+
+
+def _open_table(wallet: Wallet, agreed: set[str]) -> Table | None:
+    open_ids = [i for i in wallet.intent_ids() if i not in agreed]
+    if not open_ids:
+        return None
+    table = Table(title="Intents without an agreement (keys held)", title_justify="left")
+    table.add_column("intent")
+    table.add_column("keys")
+    for intent_id in open_ids:
+        table.add_row(intent_id, "kept (your choice)" if wallet.keeps(intent_id) else "held")
+    return table
+
+
+def _report_dropped(dropped: list[DroppedKeys]) -> None:
+    for item in dropped:
+        console.print(
+            f"Dropped the private keys of intent [bold]{item.intent_id}[/]: {item.reason}. "
+            "Its receipt and records stay in the wallet."
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `list` and `keep` to the `intent` command group."""
+
+    @app.command(
+        name="list",
+        help="List your agreements with each one's retention end and whether the vendor "
+        "attested deletion; drop the private keys nothing needs any more, and say which.",
+    )
+    def list_intents(
+        wallet: Path | None = typer.Option(None, help="Wallet file (default ~/.local/share/...)."),
+        offline: bool = typer.Option(
+            False, "--offline", help="Do not read the agreement log for new attestations."
+        ),
+        keep_all: bool = typer.Option(
+            False, "--no-drop", help="Show what is due, but drop no keys this time."
+        ),
+        bootstrap: str | None = typer.Option(
+            None, help="Kafka bootstrap (default $INTENTCAST_BOOTSTRAP or 127.0.0.1:9092)."
+        ),
+    ) -> None:
+        """The wallet's agreements and their retention, after a look at the log."""
+        try:
+            store = Wallet(wallet or default_wallet_path())
+            if not offline:
+                settings = ClientSettings(bootstrap=bootstrap) if bootstrap else ClientSettings()
+                try:
+                    with console.status("Reading the agreement log for attestations…"):
+                        asyncio.run(sync_from_log(settings, store))
+                except KafkaUnavailableError as exc:
+                    console.print(f"[yellow]Could not read the log ({exc}); showing the wallet.[/]")
+            now = utcnow()
+            if not keep_all:
+                _report_dropped(store.drop_due(now))
+            rows = store.retention()
+        except IntentcastError as exc:
+            raise fail(str(exc)) from None
+        if rows:
+            console.print(_agreements_table(rows, now))
+        else:
+            console.print("No agreements yet: accept an offer with `intentcast intent publish`.")
+        unagreed = _open_table(store, {row.intent_id for row in rows})
+        if unagreed is not None:
+            console.print(unagreed)
+
+    @app.command()
+    def keep(
+        intent_id: str = typer.Argument(..., help="The intent whose private keys to keep."),
+        release: bool = typer.Option(
+            False, "--release", help="Stop keeping them: they go when next due."
+        ),
+        wallet: Path | None = typer.Option(None, help="Wallet file (default ~/.local/share/...)."),
+    ) -> None:
+        """Keep an intent's private keys past the point they would be dropped (or release them)."""
+        try:
+            Wallet(wallet or default_wallet_path()).keep_keys(intent_id, not release)
+        except IntentcastError as exc:
+            raise fail(str(exc)) from None
+        if release:
+            console.print(f"The keys of intent {intent_id} go when they are next due.")
+        else:
+            console.print(f"The keys of intent {intent_id} are kept until you release them.")
