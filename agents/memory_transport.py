@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 from intentcast.agents.declaration import Subscription
 from intentcast.agents.errors import NotHandledError, VendorConfigError
@@ -40,6 +40,8 @@ from intentcast.schemas.topics import (
 )
 
 __all__ = ["InMemoryTransport", "MemoryRecord"]
+
+S = TypeVar("S", Offer, RetentionAttestation)
 
 POLL_S: Final = 0.5
 HANDLED_TIMEOUT_S: Final = 5.0
@@ -196,30 +198,27 @@ class InMemoryTransport:
 
     def attestations(self) -> list[RetentionAttestation]:
         """Every deletion attestation sent so far, verified against its vendor's key."""
-        found = []
-        for record in self.topics[ATTESTATIONS]:
-            attestation = decode(RetentionAttestation, record.value or b"")
-            profile = self.registered.get(attestation.vendor_id)
-            if profile is None:
-                raise VendorConfigError(
-                    f"attestation {attestation.agreement_id[:12]} names an unregistered vendor"
-                )
-            attestation.verify(profile.signing_key)
-            if record.key != attestation.intent_id.encode("ascii"):
-                raise VendorConfigError("an attestation was not keyed by its intent_id")
-            found.append(attestation)
-        return found
+        return self._signed(ATTESTATIONS, RetentionAttestation)
 
     def offers(self) -> list[Offer]:
         """Every offer sent so far, decoded and verified against its vendor's registered key."""
+        return self._signed(OFFERS_SUBMITTED, Offer)
+
+    def _signed(self, topic: str, model: type[S]) -> list[S]:
+        """Each record of ``topic`` decoded, keyed by its intent id and verified against its
+        vendor's registered key."""
         found = []
-        for record in self.topics[OFFERS_SUBMITTED]:
-            offer = decode(Offer, record.value or b"")
-            profile = self.registered.get(offer.vendor_id)
+        for record in self.topics[topic]:
+            message = decode(model, record.value or b"")
+            profile = self.registered.get(message.vendor_id)
             if profile is None:
-                raise VendorConfigError(f"offer {offer.offer_id} names unregistered vendor")
-            verify_model(offer, profile.signing_key)
-            found.append(offer)
+                raise VendorConfigError(
+                    f"a {message.kind} names the unregistered vendor {message.vendor_id!r}"
+                )
+            verify_model(message, profile.signing_key)
+            if record.key != message.intent_id.encode("ascii"):
+                raise VendorConfigError(f"a {message.kind} was not keyed by its intent_id")
+            found.append(message)
         return found
 
     async def handled(self, record: MemoryRecord, timeout: float = HANDLED_TIMEOUT_S) -> None:

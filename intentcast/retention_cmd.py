@@ -4,7 +4,7 @@ whether the vendor attested deletion, and which private keys were dropped and wh
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -22,7 +22,7 @@ from intentcast.agents import (
 from intentcast.agents.retention_sync import sync_from_log
 from intentcast.console import console, fail
 from intentcast.schemas.errors import IntentcastError
-from intentcast.schemas.timeutil import format_utc, utcnow
+from intentcast.schemas.timeutil import utcnow
 
 _STATE_TEXT = {
     RetentionState.KEPT_UNTIL_REVOKED: "kept until you revoke",
@@ -32,12 +32,17 @@ _STATE_TEXT = {
 }
 
 
+def _minute(moment: datetime) -> str:
+    """To the minute, in UTC: what a person reads in a table (the wallet keeps the exact time)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _attestation_text(row: AgreementRetention, now: datetime) -> str:
     state = row.state(now)
     if state is RetentionState.ATTESTED and row.attestation is not None:
-        return f"[green]attested[/] (deleted {format_utc(row.attestation.deleted_at)})"
+        return f"[green]attested[/], deleted {_minute(row.attestation.deleted_at)}"
     if state is RetentionState.ATTESTED:
-        return "[green]attested[/] (in the log; its keys were dropped before it was opened)"
+        return "[green]attested[/] (seen in the log after its keys were dropped)"
     return _STATE_TEXT[state]
 
 
@@ -47,22 +52,21 @@ def _keys_text(row: AgreementRetention) -> str:
     return "kept (your choice)" if row.keep_keys else "held"
 
 
-def _agreements_table(rows: list[AgreementRetention], now: datetime) -> Table:
-    table = Table(title="Agreements and retention", title_justify="left")
-    for column in ("agreement", "intent", "vendor", "item", "retention end", "deletion", "keys"):
-        table.add_column(column, overflow="fold")
+def _print_agreements(rows: list[AgreementRetention], now: datetime) -> None:
+    """Two lines per agreement (a table wraps into unreadable cells in a narrow terminal)."""
+    console.print("[bold]Agreements and retention[/]")
     for row in rows:
         end = row.retention_end
-        table.add_row(
-            row.agreement_id[:12],
-            row.intent_id[:8],
-            row.vendor_id,
-            row.agreement.intent.want.item,
-            "until revoked" if end is None else format_utc(end),
-            _attestation_text(row, now),
-            _keys_text(row),
+        console.print(
+            f"[bold]{row.agreement_id[:12]}[/] with {row.vendor_id}: "
+            f"{row.agreement.intent.want.item} (intent {row.intent_id})",
+            soft_wrap=True,
         )
-    return table
+        console.print(
+            f"  retention end {'until revoked' if end is None else _minute(end)}; "
+            f"deletion {_attestation_text(row, now)}; keys {_keys_text(row)}",
+            soft_wrap=True,
+        )
 
 
 def _open_table(wallet: Wallet, agreed: set[str]) -> Table | None:
@@ -81,7 +85,8 @@ def _report_dropped(dropped: list[DroppedKeys]) -> None:
     for item in dropped:
         console.print(
             f"Dropped the private keys of intent [bold]{item.intent_id}[/]: {item.reason}. "
-            "Its receipt and records stay in the wallet."
+            "Its receipt and records stay in the wallet.",
+            soft_wrap=True,
         )
 
 
@@ -114,7 +119,10 @@ def register(app: typer.Typer) -> None:
                     with console.status("Reading the agreement log for attestations…"):
                         asyncio.run(sync_from_log(settings, store))
                 except KafkaUnavailableError as exc:
-                    console.print(f"[yellow]Could not read the log ({exc}); showing the wallet.[/]")
+                    console.print(
+                        f"[yellow]Could not read the log ({exc}); showing the wallet.[/]",
+                        soft_wrap=True,
+                    )
             now = utcnow()
             if not keep_all:
                 _report_dropped(store.drop_due(now))
@@ -122,7 +130,7 @@ def register(app: typer.Typer) -> None:
         except IntentcastError as exc:
             raise fail(str(exc)) from None
         if rows:
-            console.print(_agreements_table(rows, now))
+            _print_agreements(rows, now)
         else:
             console.print("No agreements yet: accept an offer with `intentcast intent publish`.")
         unagreed = _open_table(store, {row.intent_id for row in rows})
@@ -131,7 +139,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def keep(
-        intent_id: str = typer.Argument(..., help="The intent whose private keys to keep."),
+        intent_id: str = typer.Argument(
+            ..., help="The intent whose private keys to keep (its id, or a unique prefix)."
+        ),
         release: bool = typer.Option(
             False, "--release", help="Stop keeping them: they go when next due."
         ),
@@ -139,10 +149,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Keep an intent's private keys past the point they would be dropped (or release them)."""
         try:
-            Wallet(wallet or default_wallet_path()).keep_keys(intent_id, not release)
+            store = Wallet(wallet or default_wallet_path())
+            matches = [i for i in store.intent_ids() if i.startswith(intent_id.lower())]
+            if len(matches) != 1:
+                found = "no intent" if not matches else f"{len(matches)} intents"
+                raise fail(
+                    f"{intent_id!r} matches {found} whose keys the wallet holds; "
+                    "see `intentcast intent list`"
+                )
+            intent_id = matches[0]
+            store.keep_keys(intent_id, not release)
         except IntentcastError as exc:
             raise fail(str(exc)) from None
         if release:
-            console.print(f"The keys of intent {intent_id} go when they are next due.")
+            console.print(f"The keys of intent {intent_id} go when next due.", soft_wrap=True)
         else:
-            console.print(f"The keys of intent {intent_id} are kept until you release them.")
+            console.print(
+                f"The keys of intent {intent_id} are kept until you release them.", soft_wrap=True
+            )

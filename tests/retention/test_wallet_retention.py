@@ -105,3 +105,28 @@ def test_an_attestation_seen_after_the_keys_went_still_counts(tmp_path: Path) ->
     wallet.add_attestation(None, agreement_id=receipt.agreement_id, entry_id="b" * 64)
     [row] = wallet.retention()
     assert row.attested and row.attestation is None and row.attested_entry == "b" * 64
+
+
+def test_the_cli_lists_retention_says_what_it_dropped_and_keeps_on_request(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from intentcast.cli import app as cli
+
+    wallet, _, receipt = agreed_wallet(tmp_path)
+    stale, kept = make_intent(), make_intent()
+    past = utcnow() - CLOSE_MARGIN - timedelta(minutes=1)
+    for intent in (stale, kept):
+        wallet.add_keys(intent.intent_id, IntentKeys.generate(), expires_at=past)
+    runner, path = CliRunner(), str(wallet.path)
+    done = runner.invoke(cli, ["intent", "keep", kept.intent_id[:10], "--wallet", path])
+    assert done.exit_code == 0 and "kept until you release them" in done.output
+    missing = runner.invoke(cli, ["intent", "keep", "ffff", "--wallet", path])
+    assert missing.exit_code == 1
+    listed = runner.invoke(cli, ["intent", "list", "--offline", "--wallet", path])
+    assert listed.exit_code == 0, listed.output
+    assert f"Dropped the private keys of intent {stale.intent_id}" in listed.output
+    assert "expired without an agreement" in listed.output
+    assert kept.intent_id not in " ".join(d.intent_id for d in Wallet(path).dropped())
+    assert receipt.agreement_id[:12] in listed.output and "not due yet" in listed.output
