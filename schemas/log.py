@@ -47,6 +47,7 @@ __all__ = [
     "SealedKey",
     "check_chain",
     "link_problem",
+    "locate",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -324,3 +325,20 @@ def check_chain(partition: int, entries: Iterable[LogEntry]) -> ChainCheck:
         if not check.add(entry):
             break
     return check
+
+
+def locate(
+    partition: int, entries: Iterable[LogEntry | None], content_hash: str
+) -> tuple[LogEntry | None, ChainCheck]:
+    """Walk a partition's entries in log order (None: a record that is no entry) until the one
+    recording ``content_hash``; return it (or None) and the chain check up to it. A party that
+    kept its content finds its own entry this way, with no key."""
+    check = ChainCheck(partition)
+    for entry in entries:
+        if entry is None:
+            check.problem = "a record of the partition is not a log entry"
+        if entry is None or not check.add(entry):
+            return None, check
+        if entry.content_hash == content_hash:
+            return entry, check
+    return None, check

@@ -218,10 +218,11 @@ CORE_TOPICS: Final = (
         "anyone who reads it can check the chain, only they can open an entry. A vendor reads "
         "its own clear copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "auditor"),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "vendor-*", "auditor"),
         uses=(
             (_PROCESSORS, "the hash chain: appended, and re-read (own copies) to resume"),
             ("customer", "its own sealed copy, and `audit verify` of the chain (hashes only)"),
+            ("vendor-*", "checks its clear copies against the chain (hashes only)"),
             ("auditor", "`audit verify`: the chain, and every entry opened with its key"),
         ),
     ),

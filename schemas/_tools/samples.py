@@ -25,6 +25,7 @@ from intentcast.schemas.events import (
     StatusKind,
 )
 from intentcast.schemas.intent import Cancel, Intent, Place, Want
+from intentcast.schemas.log import AGREEMENT_ENTRY, Reader
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.partitioning import key_partition, record_key
 from intentcast.schemas.reasons import ReasonCode
@@ -68,6 +69,10 @@ class SampleKeys:
     intent_sealing: SealingKey
     vendor_signing: SigningKey
     ephemeral_seed: bytes
+    processors_sealing: SealingKey
+    auditor_sealing: SealingKey
+    log_content_key: bytes
+    log_nonce: bytes
 
 
 def sample_keys() -> SampleKeys:
@@ -77,7 +82,30 @@ def sample_keys() -> SampleKeys:
         intent_sealing=SealingKey.from_bytes(_seed("intent-sealing")),
         vendor_signing=SigningKey.from_seed(_seed("vendor-signing")),
         ephemeral_seed=_seed("seal-ephemeral"),
+        processors_sealing=SealingKey.from_bytes(_seed("processors-log-sealing")),
+        auditor_sealing=SealingKey.from_bytes(_seed("auditor-log-sealing")),
+        log_content_key=_seed("log-content-key"),
+        log_nonce=_seed("log-nonce")[:24],
     )
+
+
+def log_readers(keys: SampleKeys, customer: str) -> dict[Reader, str]:
+    """The three readers of the sample log entry."""
+    return {
+        Reader.CUSTOMER: customer,
+        Reader.PROCESSORS: keys.processors_sealing.public_key,
+        Reader.AUDITOR: keys.auditor_sealing.public_key,
+    }
+
+
+def log_ephemeral(reader_key: str) -> bytes:
+    """The fixed ephemeral secret of the sample entry's sealed key for one reader."""
+    return _seed("log-ephemeral-" + reader_key)
+
+
+def deterministic_log_seal(public_key: str, data: bytes) -> str:
+    """:func:`deterministic_seal` with the sample entry's per-reader ephemeral key."""
+    return deterministic_seal(public_key, data, log_ephemeral(public_key))
 
 
 def deterministic_seal(public_key: str, data: bytes, ephemeral_secret: bytes) -> str:
@@ -185,6 +213,17 @@ def _sample_messages() -> dict[str, Message]:
         vendor_key=profile.signing_key,
         recorded_at=t0 + timedelta(minutes=5, seconds=1),
     )
+    log_entry = AGREEMENT_ENTRY.entry(
+        agreement,
+        partition=agreement.partition,
+        seq=agreement.seq,
+        prev_hash=agreement.prev_hash,
+        readers=log_readers(keys, intent.sealing_key),
+        recorded_at=agreement.recorded_at,
+        sealer=deterministic_log_seal,
+        content_key=keys.log_content_key,
+        nonce=keys.log_nonce,
+    )
     messages: list[Message] = [
         intent,
         profile,
@@ -193,6 +232,7 @@ def _sample_messages() -> dict[str, Message]:
         acceptance,
         cancel,
         agreement,
+        log_entry,
         agreement.receipt(),
         _attestation(agreement, keys.vendor_signing),
         IntentStatus(

@@ -60,7 +60,7 @@ GROUPS = (
 )
 TRANSACTIONAL_IDS = (f"intentcast.vendor.{VENDOR}.tx", "intentcast-processors-tx")
 VENDOR_USER = f"vendor-{VENDOR}"
-PRINCIPALS = ("processors", "customer", VENDOR_USER, "monitor")
+PRINCIPALS = ("processors", "customer", VENDOR_USER, "monitor", "auditor")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ POLICY = {
         group_probe_topic=OFFERS_DELIVERED,
     ),
     VENDOR_USER: Policy(
-        read=frozenset({MARKET, VENDOR_REGISTRY, *OWN}),
+        # the log: every entry's hashes and links, to check its own copies against the chain
+        read=frozenset({MARKET, VENDOR_REGISTRY, AGREEMENTS, *OWN}),
         # its own profile topic only: that binds the vendor id to the principal; it reads
         # no attestation, not even its own (they name other vendors' agreements)
         write=frozenset({OFFERS_SUBMITTED, ATTESTATIONS, OWN_PROFILE}),
@@ -137,6 +138,9 @@ POLICY = {
         groups=frozenset({"intentcast.monitor.dashboard"}),
         group_probe_topic=METRICS,
     ),
+    # the log only, with no group: it opens every entry with its own key, and reads nothing
+    # else (not the vendors' clear copies, not the offers, not the statuses)
+    "auditor": Policy(read=frozenset({AGREEMENTS}), group_probe_topic=AGREEMENTS),
 }
 
 CELLS = [
@@ -222,7 +226,7 @@ async def test_acl_cell(clients: Clients, user: str, resource: str, name: str, o
 
 
 def test_matrix_covers_every_principal_kind_and_resource_type() -> None:
-    """The matrix is whole: four principals, four resource types, both vendors' names."""
+    """The matrix is whole: five principals, four resource types, both vendors' names."""
     assert {c[1] for c in CELLS} == {"topic", "group", "transactional-id", "cluster"}
     assert {c[0] for c in CELLS} == set(PRINCIPALS)
     assert set(OTHERS) <= {c[2] for c in CELLS}
