@@ -31,6 +31,8 @@ __all__ = ["RetentionKeeper", "RetentionStats"]
 
 log = logging.getLogger(__name__)
 
+REFUSED_PREFIX: Final = "retention_attestation: "
+"""How the processors' refusal of an attestation starts its feedback detail."""
 POLL_S: Final = 1.0
 """How often the keeper looks for due agreements (retention ends are days apart, not ms)."""
 
@@ -45,6 +47,7 @@ class RetentionStats:
     confirmed: int = 0
     handler_errors: int = 0
     send_errors: int = 0
+    refused: int = 0
 
 
 class RetentionKeeper:
@@ -75,11 +78,18 @@ class RetentionKeeper:
             self.stats.tracked += 1
 
     def feedback(self, feedback: OfferFeedback) -> None:
-        """Feedback that the log holds an attestation of ours: that agreement is done."""
+        """Feedback that the log holds an attestation of ours: that agreement is done. A
+        refused attestation is logged (the vendor's own feedback handler sees it too)."""
         if is_attested_feedback(feedback) and feedback.intent_id:
             if not self.schedule.is_attested(feedback.intent_id):
                 self.stats.confirmed += 1
             self.schedule.attested(feedback.intent_id)
+        elif feedback.reason is not None and feedback.detail.startswith(REFUSED_PREFIX):
+            self.stats.refused += 1
+            log.warning(
+                "vendor %s: the attestation for intent %s was refused (%s): %s",
+                self.vendor.vendor_id, feedback.intent_id, feedback.reason.value, feedback.detail,
+            )  # fmt: skip
 
     async def rebuild(self, verify: Callable[[Agreement], bool]) -> None:
         """Fold the vendor's agreements and feedback topics from their start: what it holds

@@ -142,6 +142,7 @@ async def test_an_agreement_is_deleted_attested_logged_and_shown_to_the_customer
             await _send(producer, unbound)
             await feedback.wait(feedback_of(intent_id, "agreement_unknown"), "an unbound one")
             assert deleted == [agreement.agreement_id], "nothing is deleted twice"
+            await wait_for(lambda: running.retention.stats.refused >= 2, what="refusals logged")
     finally:
         await feedback.consumer.stop()
 
