@@ -5,14 +5,20 @@ contract's models included; the submodules are internals and may change.
 
 Vendor authors: `Vendor`, its handler types, `OfferDraft`, the contract models a handler
 sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`, `ReceivedDisclosure` with its
-`DisclosedFields`), `SigningKey` and `SealingKey`, the term `ROSTER`,
+`DisclosedFields`, `RetentionAttestation`), `SigningKey` and `SealingKey`, the term `ROSTER`,
 `minor_units` for prices, and the transports (`KafkaTransport`, `InMemoryTransport` for
-unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`, `Wallet`, `IntentKeys`.
+unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`, `Wallet`, `IntentKeys`,
+and what they see of retention (`AgreementRetention`, `RetentionState`, `DroppedKeys`).
 Both: `ClientSettings` and the errors under `ClientError`.
 """
 
 from intentcast.agents.customer import DEFAULT_TERMS, CustomerClient
-from intentcast.agents.declaration import AgreementHandler, FeedbackHandler, IntentHandler
+from intentcast.agents.declaration import (
+    AgreementHandler,
+    FeedbackHandler,
+    IntentHandler,
+    RetentionHandler,
+)
 from intentcast.agents.disclosures import DisclosureHandler, ReceivedDisclosure
 from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
 from intentcast.agents.errors import (
@@ -35,6 +41,7 @@ from intentcast.agents.intent_handle import IntentHandle
 from intentcast.agents.kafka_transport import KafkaTransport
 from intentcast.agents.memory_transport import InMemoryTransport
 from intentcast.agents.receipts import Receipt
+from intentcast.agents.retention_status import AgreementRetention, DroppedKeys, RetentionState
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.transport import VendorTransport
 from intentcast.agents.vendor import Vendor
@@ -47,6 +54,7 @@ from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.iso import minor_units
 from intentcast.schemas.offer import Offer
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.terms import ROSTER
 
 __all__ = [
@@ -55,6 +63,7 @@ __all__ = [
     "Agreement",
     "AgreementError",
     "AgreementHandler",
+    "AgreementRetention",
     "BadAgreementError",
     "ClientError",
     "ClientSettings",
@@ -63,6 +72,7 @@ __all__ = [
     "Disclosure",
     "DisclosureError",
     "DisclosureHandler",
+    "DroppedKeys",
     "FeedbackHandler",
     "InMemoryTransport",
     "Intent",
@@ -82,6 +92,9 @@ __all__ = [
     "ReceivedDisclosure",
     "RegistrationError",
     "ReplyTimeoutError",
+    "RetentionAttestation",
+    "RetentionHandler",
+    "RetentionState",
     "SealingKey",
     "SettingsError",
     "SigningKey",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from intentcast.agents.declaration import Subscription
@@ -33,6 +33,7 @@ from intentcast.agents.kafka import (
 )
 from intentcast.agents.lookup import latest_for_key
 from intentcast.agents.settings import ClientSettings
+from intentcast.agents.topic_history import read_to_end
 from intentcast.agents.transport import Outgoing, RecordsHandler
 from intentcast.kafkaio import POLL_MS, Batch, consume, records_of
 from intentcast.schemas.canonical import decode, encode
@@ -201,6 +202,15 @@ class KafkaTransport:
         with kafka_errors("sending offers", PublishError, topic=records[0].topic):
             acks = [await producer.send(r.topic, value=r.value, key=r.key) for r in records]
             await asyncio.gather(*acks)
+
+    async def history(
+        self, topics: Sequence[str], partitions: Collection[int] | None = None
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record ``topics`` hold now, read outside the group (which stays as it is)."""
+        return await read_to_end(
+            self._settings, topics, client_id=f"{self._client_id}-history",
+            partitions=None if partitions is None else (lambda _count: partitions),
+        )  # fmt: skip
 
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partitions the group gave this instance right now (empty before it joined)."""

@@ -65,6 +65,11 @@ from intentcast.schemas.offer import (
     seal_offer,
 )
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import (
+    RetentionAttestation,
+    agreement_retention_end,
+    retention_end,
+)
 from intentcast.schemas.terms import (
     ROSTER,
     Purpose,
@@ -79,6 +84,7 @@ from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
+    ATTESTATIONS,
     CANCELS,
     CORE_TOPICS,
     DEAD_LETTERS,
@@ -108,6 +114,7 @@ __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
     "AGREEMENT_ENTRY",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
@@ -161,6 +168,7 @@ __all__ = [
     "Reader",
     "ReasonCode",
     "Rejected",
+    "RetentionAttestation",
     "SchemaError",
     "SealedKey",
     "SealingKey",
@@ -174,6 +182,7 @@ __all__ = [
     "TopicSpec",
     "VendorProfile",
     "Want",
+    "agreement_retention_end",
     "can_transition",
     "check_chain",
     "content_hash",
@@ -185,6 +194,7 @@ __all__ = [
     "open_offer",
     "refs_for",
     "resolve_terms",
+    "retention_end",
     "seal_disclosure",
     "seal_offer",
     "sign_model",

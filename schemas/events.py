@@ -51,6 +51,7 @@ class StatusKind(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     DISCLOSED = "disclosed"
+    RETENTION_ATTESTED = "retention_attested"
 
 
 class IntentStatus(Message):

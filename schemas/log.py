@@ -27,17 +27,20 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from intentcast.schemas.agreement import GENESIS_HASH, Agreement, ChainPartition, ChainSeq
 from intentcast.schemas.base import Message, WireModel
 from intentcast.schemas.canonical import canonical_json, decode, encode, sha256_hex
+from intentcast.schemas.canonical import content_hash as model_hash
 from intentcast.schemas.crypto import SealingKey, b64d, b64e, seal
 from intentcast.schemas.disclosure import DisclosureRecord
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.fields import B64URL_PATTERN, Hex64, MessageId, PublicKey
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "AGREEMENT_ENTRY",
     "DISCLOSURE_ENTRY",
     "ENTRY_KINDS",
+    "RETENTION_ATTESTATION_ENTRY",
     "ChainCheck",
     "EntryKind",
     "EntryType",
@@ -70,6 +73,7 @@ class EntryType(StrEnum):
 
     AGREEMENT = "agreement"
     DISCLOSURE = "disclosure"
+    RETENTION_ATTESTATION = "retention_attestation"
 
 
 class Reader(StrEnum):
@@ -276,8 +280,18 @@ DISCLOSURE_ENTRY: Final = EntryKind(
 )
 """A disclosure: its hash (which both parties can recompute), field names and time."""
 
+RETENTION_ATTESTATION_ENTRY: Final = EntryKind(
+    EntryType.RETENTION_ATTESTATION,
+    RetentionAttestation,
+    hash_of=model_hash,  # the signed statement exactly as the vendor sent it
+    intent_of=lambda attestation: attestation.intent_id,
+)
+
 ENTRY_KINDS: Final[Mapping[EntryType, EntryKind[Any]]] = MappingProxyType(
-    {kind.entry_type: kind for kind in (AGREEMENT_ENTRY, DISCLOSURE_ENTRY)}
+    {
+        kind.entry_type: kind
+        for kind in (AGREEMENT_ENTRY, DISCLOSURE_ENTRY, RETENTION_ATTESTATION_ENTRY)
+    }
 )
 """Every entry type and how its content is checked."""
 

@@ -57,6 +57,7 @@ from intentcast.schemas.offer import (
     open_offer,
     seal_offer,
 )
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "GENESIS_HASH",
@@ -90,6 +91,7 @@ __all__ = [
     "Place",
     "PostalAddress",
     "PublicKey",
+    "RetentionAttestation",
     "Signature",
     "SignedModel",
     "Slug",
@@ -116,6 +118,7 @@ _ALL: Final[tuple[type[Message], ...]] = (
     Disclosure,
     DisclosedFields,
     DisclosureRecord,
+    RetentionAttestation,
     IntentStatus,
     OfferFeedback,
     DeadLetter,

@@ -56,6 +56,9 @@ class ReasonCode(StrEnum):
     NO_SEALING_KEY = "no_sealing_key"
     SEALING_KEY_MISMATCH = "sealing_key_mismatch"
     TOO_MANY_DISCLOSURES = "too_many_disclosures"
+    RETENTION_END_MISMATCH = "retention_end_mismatch"
+    DELETION_TIME_INVALID = "deletion_time_invalid"
+    ALREADY_ATTESTED = "already_attested"
 
     @property
     def description(self) -> str:
@@ -120,8 +123,8 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.UNDECODABLE_BATCH: "A stored input batch could not be decoded (its CRC "
         "fails, or its codec is unknown or its payload corrupt). The dead letter names the "
         "topic, partition and first offset; its detail gives the range skipped.",
-        ReasonCode.AGREEMENT_UNKNOWN: "The log records no agreement with this agreement_id "
-        "for the intent, so there is nobody to disclose to.",
+        ReasonCode.AGREEMENT_UNKNOWN: "The agreement log records no agreement with this "
+        "agreement_id for the intent (and, for a vendor's record, with this vendor).",
         ReasonCode.NOT_AGREED_VENDOR: "The disclosure names a vendor other than the one the "
         "agreement was made with.",
         ReasonCode.NO_SEALING_KEY: "The vendor's registered profile has no sealing key, so "
@@ -131,6 +134,12 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.TOO_MANY_DISCLOSURES: "The agreement already had as many disclosures "
         "delivered as the processors allow (INTENTCAST_MAX_DISCLOSURES_PER_AGREEMENT, 10 by "
         "default).",
+        ReasonCode.RETENTION_END_MISMATCH: "The attestation's retention_end is not the one "
+        'the agreement\'s terms give (docs/protocol.md, "Retention").',
+        ReasonCode.DELETION_TIME_INVALID: "The attestation's deleted_at is in the future or "
+        "before the agreement was recorded.",
+        ReasonCode.ALREADY_ATTESTED: "This agreement's deletion is already attested in the "
+        "log; the first attestation stands.",
     }
 )
 
@@ -169,12 +178,17 @@ _FACTS: Final = MappingProxyType(
         ReasonCode.DESTINATION_UNAVAILABLE: (frozenset({_O}), True),
         ReasonCode.DESTINATION_TOO_LARGE: (frozenset({_O}), False),
         ReasonCode.UNDECODABLE_BATCH: (frozenset({_O}), False),
-        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_C}), False),
+        # a customer disclosing, or a vendor attesting, for an agreement it is not party to:
+        # each hears it of its own record, and the operator sees the vendor's (a bug or a probe)
+        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_C, _V, _O}), False),
         ReasonCode.NOT_AGREED_VENDOR: (frozenset({_C}), False),
         # the vendor may publish a profile with a key later: the same disclosure may then pass
         ReasonCode.NO_SEALING_KEY: (frozenset({_C}), True),
         ReasonCode.SEALING_KEY_MISMATCH: (frozenset({_C}), False),
         ReasonCode.TOO_MANY_DISCLOSURES: (frozenset({_C}), False),
+        ReasonCode.RETENTION_END_MISMATCH: (frozenset({_V}), False),
+        ReasonCode.DELETION_TIME_INVALID: (frozenset({_V}), False),
+        ReasonCode.ALREADY_ATTESTED: (frozenset({_V}), False),
     }
 )
 """Per code: who is told, and whether a resend may pass."""

@@ -16,10 +16,12 @@ from intentcast.schemas.intent import Cancel, Intent
 from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
@@ -60,6 +62,7 @@ ACCEPTANCES: Final = "intentcast.acceptances"
 CANCELS: Final = "intentcast.cancels"
 AGREEMENTS: Final = "intentcast.agreements"
 DISCLOSURES: Final = "intentcast.disclosures"
+ATTESTATIONS: Final = "intentcast.attestations"
 VENDOR_REGISTRY: Final = "intentcast.vendors.registry"
 INTENT_STATUS: Final = "intentcast.intents.status"
 DEAD_LETTERS: Final = "intentcast.deadletters"
@@ -240,6 +243,13 @@ CORE_TOPICS: Final = (
         "the binding and route it, but cannot read the values.",
         producers=("customer",), consumers=(_PROCESSORS,),
         uses=(("customer", "disclose to the agreed vendor (sealed)"), _VALIDATED),
+    ),
+    TopicSpec(
+        ATTESTATIONS, RetentionAttestation, "intent_id",
+        "Vendors' signed statements that they deleted an agreement's data at its retention "
+        "end; the processors check and log them.",
+        producers=("vendor-*",), consumers=(_PROCESSORS,),
+        uses=(("vendor-*", "attest deletion at a retention end"), _VALIDATED),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",

@@ -18,6 +18,7 @@ import faust
 from intentcast.broker.context import Context, IntentStore
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
+from intentcast.broker.processors.attestations import handle_attestation
 from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
 from intentcast.broker.processors.disclosures import handle_disclosure
 from intentcast.broker.processors.expiry import handle_tick
@@ -38,6 +39,7 @@ from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import TICKS_TOPIC_SUFFIX
 from intentcast.schemas import (
     ACCEPTANCES,
+    ATTESTATIONS,
     CANCELS,
     DISCLOSURES,
     INTENTS_SUBMITTED,
@@ -56,6 +58,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     ACCEPTANCES: ("acceptances", handle_acceptance),
     CANCELS: ("cancels", handle_cancel),
     DISCLOSURES: ("disclosures", handle_disclosure),
+    ATTESTATIONS: ("attestations", handle_attestation),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Final
 
 from intentcast.schemas import (
     ACCEPTANCES,
+    ATTESTATIONS,
     CANCELS,
     DISCLOSURES,
     INTENTS_SUBMITTED,
@@ -28,6 +29,10 @@ UPSTREAM: Final[Mapping[str, tuple[str, ...]]] = {
     CANCELS: (INTENTS_SUBMITTED,),
     # a disclosure refers to the agreement an acceptance made
     DISCLOSURES: (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES),
+    # an attestation follows its agreement, which an acceptance appended to the log
+    ATTESTATIONS: (ACCEPTANCES,),
 }
 # upstream first: the order a skip hands re-read partitions to their agents
-ORDER: Final = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, DISCLOSURES)
+ORDER: Final = (
+    INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, DISCLOSURES, ATTESTATIONS,
+)  # fmt: skip

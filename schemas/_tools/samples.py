@@ -35,6 +35,7 @@ from intentcast.schemas.log import AGREEMENT_ENTRY, Reader
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.partitioning import key_partition, record_key
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
 from intentcast.schemas.terms import refs_for
 
 __all__ = [
@@ -242,6 +243,7 @@ def _sample_messages() -> dict[str, Message]:
         agreement,
         log_entry,
         agreement.receipt(),
+        _attestation(agreement, keys.vendor_signing),
         IntentStatus(
             intent_id=intent.intent_id,
             status=StatusKind.AGREED,
@@ -303,3 +305,17 @@ def _disclosure_samples(keys: SampleKeys, agreement: Agreement) -> list[Message]
         sealer=lambda public, data: deterministic_seal(public, data, keys.ephemeral_seed),
     )
     return [fields, disclosure, DisclosureRecord.of(disclosure)]
+
+
+def _attestation(agreement: Agreement, key: SigningKey) -> RetentionAttestation:
+    """The vendor's deletion attestation of the sample agreement, right at its retention end."""
+    end = agreement_retention_end(agreement)
+    assert end is not None  # P2B1 sets one: a day after the delivery window
+    attestation = RetentionAttestation(
+        agreement_id=agreement.agreement_id,
+        intent_id=agreement.intent.intent_id,
+        vendor_id=agreement.offer.vendor_id,
+        retention_end=end,
+        deleted_at=end - timedelta(minutes=1),
+    )
+    return sign_model(attestation, key)

@@ -18,12 +18,13 @@ PUBLIC = {
     "Vendor", "VendorRuntime", "VendorStats", "IntentHandler", "FeedbackHandler",
     "AgreementHandler", "OfferDraft", "build_offer", "offer_id_for", "KafkaTransport",
     "InMemoryTransport", "VendorTransport", "DisclosureHandler", "ReceivedDisclosure",
+    "RetentionHandler",
     # the contract a handler sees
     "Intent", "Offer", "OfferFeedback", "Agreement", "SigningKey", "ROSTER", "minor_units",
-    "SealingKey", "Disclosure", "DisclosedFields", "PostalAddress",
+    "SealingKey", "Disclosure", "DisclosedFields", "PostalAddress", "RetentionAttestation",
     # customers
     "CustomerClient", "DEFAULT_TERMS", "IntentHandle", "IntentKeys", "Receipt", "Wallet",
-    "default_wallet_path",
+    "default_wallet_path", "AgreementRetention", "RetentionState", "DroppedKeys",
     # both
     "ClientSettings", "ClientError", "SettingsError", "KafkaUnavailableError",
     "TopicMissingError", "PublishError", "ReplyTimeoutError", "IntentRejectedError",

@@ -481,6 +481,15 @@ PRODUCED_ELSEWHERE: dict[ReasonCode, str] = {
     ReasonCode.SEALING_KEY_MISMATCH: _DISCLOSURE_RULES,
     ReasonCode.TOO_MANY_DISCLOSURES: "tests/broker/test_disclosure_rules.py::"
     "test_the_intents_record_refuses_a_reused_id_and_more_than_the_limit",
+    # the attestation checks (a real broker refuses two of them in test_retention_flow.py)
+    **dict.fromkeys(
+        (
+            ReasonCode.RETENTION_END_MISMATCH,
+            ReasonCode.DELETION_TIME_INVALID,
+            ReasonCode.ALREADY_ATTESTED,
+        ),
+        "tests/retention/test_retention_rule.py::test_the_binding_checks_refuse_with_a_reason",
+    ),
 }
 
 
