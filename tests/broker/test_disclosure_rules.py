@@ -10,6 +10,7 @@ from intentcast.broker.processors.disclosures import (
     _check_record,
     check_disclosure,
 )
+from intentcast.broker.processors.refusals import Channel, channels
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
 from intentcast.schemas import (
@@ -24,6 +25,7 @@ from intentcast.schemas import (
     sign_model,
 )
 from intentcast.schemas._tools.samples import sample, sample_keys
+from intentcast.schemas.reasons import Audience
 
 DISCLOSURE = sample(Disclosure)
 AGREEMENT = sample(Agreement)
@@ -80,12 +82,16 @@ def test_every_broken_binding_is_refused_with_its_reason(
 
 
 def test_disclosure_reasons_are_told_to_the_customer_only() -> None:
+    """The customer hears of its refused disclosure; no vendor does, whatever else the code
+    is for (`agreement_unknown` also answers a vendor's attestation)."""
     codes = (
         ReasonCode.AGREEMENT_UNKNOWN, ReasonCode.NOT_AGREED_VENDOR, ReasonCode.NO_SEALING_KEY,
         ReasonCode.SEALING_KEY_MISMATCH,
     )  # fmt: skip
     for code in codes:
-        assert {a.value for a in code.audience} == {"customer"}
+        assert Audience.CUSTOMER in code.audience
+        routed = channels(code, Audience.CUSTOMER, reachable=True)
+        assert routed == (Channel.STATUS, Channel.DEAD_LETTERS)
     assert ReasonCode.NO_SEALING_KEY.retriable
 
 
