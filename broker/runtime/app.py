@@ -7,6 +7,7 @@ are the runtime's own (`checkpoint`, `batch_loop`, `faults`, `supervision`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -116,6 +117,10 @@ class ProcessorsRuntime:
         self.app = app = faust_app(settings)
         self.ctx = ctx = context_for(app, settings)
         self.ticks = settings.app_id + TICKS_TOPIC_SUFFIX
+        # set once the components every handler relies on are up: faust starts the agents and
+        # timers as soon as partitions are assigned, which can be before `_start_components`
+        # has taught its producer the changelog (a table write would then fail)
+        self.started = asyncio.Event()
         handlers = {**HANDLERS, self.ticks: ("expiry", handle_tick)}
         self.checkpoint = Checkpoint(
             settings,
@@ -179,6 +184,7 @@ class ProcessorsRuntime:
         )
 
         async def agent(stream: Any) -> Any:
+            await self.started.wait()
             async for _ in loop.run(stream):
                 yield None
 
@@ -218,6 +224,7 @@ class ProcessorsRuntime:
             await self.gate.start()
             await self.ctx.outputs.producer()
             await learn_changelog(self.app, INTENT_TABLE)  # before the first table write
+            self.started.set()
             self.liveness.ok()  # started: the budget counts from here
         except Exception as exc:
             await self.supervision.fatal("the processors could not start", exc)
@@ -237,6 +244,8 @@ class ProcessorsRuntime:
         next flush sees the failure and retries its batch); anything else stops the worker."""
 
         async def run() -> None:
+            if not self.started.is_set():
+                return  # the next tick, once started, does the work
             try:
                 await body()
                 self.liveness.ok()
