@@ -1,4 +1,5 @@
-"""`intentcast intent disclose`: hand the vendor of an agreement what it needs, and only it."""
+"""`intentcast intent disclose|disclosures`: tell the vendor of an agreement what it needs, and
+only it; list what was told to whom."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
-from intentcast.agents import CustomerClient, DisclosureError, Receipt, Wallet, default_wallet_path
+from intentcast.agents import (
+    CustomerClient,
+    Disclosure,
+    DisclosureError,
+    Receipt,
+    Wallet,
+    WalletError,
+    default_wallet_path,
+)
 from intentcast.console import console, fail
 from intentcast.intent_cmd import _hint, _settings
+from intentcast.schemas.canonical import decode
 from intentcast.schemas.errors import IntentcastError
+from intentcast.schemas.timeutil import format_utc
 
 
 def _receipt(wallet: Wallet, agreement: str) -> Receipt:
@@ -104,3 +116,33 @@ async def _disclose(
         f"(disclosure {disclosure.disclosure_id}); the agreement log records its hash and "
         "the field names."
     )
+
+
+def disclosures(
+    wallet: Path | None = typer.Option(None, help="Wallet file (default ~/.local/share/...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print them as JSON, values included."),
+) -> None:
+    """List what you disclosed, to which vendor, for which agreement (from your wallet)."""
+    try:
+        kept = Wallet(wallet or default_wallet_path()).disclosures()
+        sent = [decode(Disclosure, item["disclosure"]) for item in kept]
+    except (IntentcastError, KeyError, TypeError) as exc:
+        detail = (
+            exc if isinstance(exc, WalletError) else f"a stored disclosure is unreadable: {exc}"
+        )
+        raise fail(str(detail)) from None
+    if as_json:
+        console.print_json(data=kept)
+        return
+    if not sent:
+        console.print("No disclosures yet: see `intentcast intent disclose --help`.")
+        return
+    table = Table(title="Disclosures", title_justify="left")
+    for column in ("disclosure", "agreement", "vendor", "fields", "at"):
+        table.add_column(column)
+    for disclosure in sent:
+        table.add_row(
+            disclosure.disclosure_id[:12], disclosure.agreement_id[:12], disclosure.vendor_id,
+            ", ".join(disclosure.fields), format_utc(disclosure.disclosed_at),
+        )  # fmt: skip
+    console.print(table)

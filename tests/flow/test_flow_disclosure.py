@@ -9,6 +9,9 @@ for another vendor than the agreed one, or signed by another key, is refused wit
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -150,6 +153,15 @@ async def test_only_the_chosen_vendor_reads_the_disclosure_and_the_log_keeps_its
         await wait_for(lambda: len(chosen.got) == 2, timeout=60, what="the second disclosure")
         assert chosen.got[1].fields.note == "Leave it with the neighbour."
         assert [d["vendor_id"] for d in wallet.disclosures()] == [chosen.vendor.vendor_id] * 2
+        listed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "intentcast", "intent", "disclosures", "--wallet",
+             str(wallet.path)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.count(chosen.vendor.vendor_id) == 2
+        assert "Grace" not in listed.stdout  # the table names fields; --json shows values
 
         agreement_entry, *entries = await _log_entries(log, handle.intent_id, 3)
         assert agreement_entry.entry_type is EntryType.AGREEMENT

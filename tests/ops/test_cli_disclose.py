@@ -44,3 +44,13 @@ def test_the_help_names_every_field() -> None:
     assert done.returncode == 0
     for option in ("--name", "--address", "--city", "--country", "--email", "--phone", "--note"):
         assert option in done.stdout
+
+
+def test_disclosures_lists_an_empty_wallet_plainly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTCAST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "intentcast", "intent", "disclosures"],
+        env={**env, "XDG_DATA_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "No disclosures yet" in done.stdout
