@@ -1,0 +1,137 @@
+"""The JSON the page draws: an intent with its offers, refusals, agreement and data promises.
+
+Built from the customer's own records only (the history file and the wallet). A refusal is
+shown with its reason's plain meaning; the processors send the customer only refusals whose
+reason is meant for them (`ReasonCode.audience`), so a vendor's private feedback never shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from intentcast.agents import Offer, Receipt, Wallet, WalletError
+from intentcast.customer_app.promises import terms_view
+from intentcast.customer_app.records import IntentRecord
+from intentcast.schemas.events import IntentStatus, StatusKind
+from intentcast.schemas.timeutil import format_utc
+
+__all__ = ["intent_view", "receipt_check"]
+
+
+def _offer_view(offer: Offer) -> dict[str, Any]:
+    return {
+        "offer_id": offer.offer_id,
+        "vendor_id": offer.vendor_id,
+        "price": str(offer.price),
+        "currency": offer.currency,
+        "description": offer.description,
+        "valid_until": format_utc(offer.valid_until),
+        "created_at": format_utc(offer.created_at),
+    }
+
+
+def _refusal_view(status: IntentStatus, offers: dict[str, Offer]) -> dict[str, Any]:
+    offer = offers.get(status.offer_id or "")
+    return {
+        "reason": status.reason.value if status.reason else None,
+        "meaning": status.reason.description if status.reason else "No reason was given.",
+        "detail": status.detail,
+        "offer_id": status.offer_id,
+        "vendor_id": offer.vendor_id if offer else None,
+        "at": format_utc(status.at),
+    }
+
+
+def _state(record: IntentRecord, now: datetime) -> str:
+    for status in reversed(record.statuses):
+        if status.status in (StatusKind.AGREED, StatusKind.EXPIRED, StatusKind.CANCELLED):
+            return status.status.value
+    return "expired" if record.intent.expires_at <= now else "open"
+
+
+def _agreement_view(receipt: Receipt) -> dict[str, Any]:
+    agreement = receipt.agreement
+    return {
+        "agreement_id": agreement.agreement_id,
+        "vendor_id": agreement.offer.vendor_id,
+        "vendor_key": agreement.vendor_key,
+        "price": str(agreement.offer.price),
+        "currency": agreement.offer.currency,
+        "description": agreement.offer.description,
+        "recorded_at": format_utc(agreement.recorded_at),
+        "log_position": {"partition": agreement.partition, "seq": agreement.seq},
+        "promises": terms_view(ref.id for ref in agreement.terms),
+        "receipt": receipt.consent.to_kantara(),
+    }
+
+
+def intent_view(
+    record: IntentRecord, receipt: Receipt | None, live: bool, has_keys: bool, now: datetime
+) -> dict[str, Any]:
+    """One intent as the page shows it in the live view and in the history."""
+    intent = record.intent
+    offers = {o.offer_id: o for o in record.offers}
+    state = "agreed" if receipt is not None else _state(record, now)
+    return {
+        "intent_id": intent.intent_id,
+        "market": intent.market,
+        "item": intent.want.item,
+        "quantity": intent.want.quantity,
+        "attributes": dict(intent.want.attributes),
+        "max_price": str(intent.max_price),
+        "currency": intent.currency,
+        "place": intent.place.model_dump(exclude_none=True),
+        "needed_by": format_utc(intent.needed_by) if intent.needed_by else None,
+        "created_at": format_utc(intent.created_at),
+        "expires_at": format_utc(intent.expires_at),
+        "terms": [ref.id for ref in intent.terms],
+        "state": state,
+        "live": live and state == "open",
+        "closed": state != "open",
+        "has_keys": has_keys,
+        "offers": [_offer_view(o) for o in sorted(record.offers, key=lambda o: o.price)],
+        "refusals": [
+            _refusal_view(s, offers) for s in record.statuses if s.status is StatusKind.REJECTED
+        ],
+        "agreement": _agreement_view(receipt) if receipt is not None else None,
+    }
+
+
+def _check(name: str, ok: bool, passed: str, failed: str) -> dict[str, Any]:
+    return {"check": name, "ok": ok, "detail": passed if ok else failed}
+
+
+def receipt_check(stored: dict[str, Any], wallet: Wallet) -> dict[str, Any]:
+    """Verify a kept agreement offline: the record with its signatures, the receipt derived
+    from it (as `intentcast audit receipt` derives it), and that it is bound to our key."""
+    try:
+        receipt = Receipt.from_json(stored)  # decodes and runs Agreement.verify()
+    except WalletError as exc:
+        failed = _check("agreement record and signatures", False, "", str(exc))
+        return {"valid": False, "agreement_id": stored.get("agreement_id"), "checks": [failed]}
+    agreement = receipt.agreement
+    checks = [
+        _check(
+            "agreement record and signatures", True,
+            "its id matches its content; your intent and acceptance and the vendor's offer "
+            "are signed; the terms, currency and price ceiling agree", "",
+        ),
+        _check(
+            "consent receipt", receipt.consent.to_kantara() == stored.get("receipt"),
+            "the kept receipt is the one the agreement gives",
+            "the kept receipt differs from the one the agreement gives",
+        ),
+    ]  # fmt: skip
+    keys = wallet.keys(agreement.intent.intent_id)
+    if keys is not None:
+        checks.append(_check(
+            "bound to your key", keys.signing.public_key == agreement.intent.signing_key,
+            "the intent was signed with the key in your wallet",
+            "the intent's key is not the one in your wallet",
+        ))  # fmt: skip
+    return {
+        "valid": all(c["ok"] for c in checks),
+        "agreement_id": agreement.agreement_id,
+        "checks": checks,
+    }
