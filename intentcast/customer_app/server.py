@@ -22,6 +22,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from intentcast.agents import WalletError
 from intentcast.customer_app.session import AppError, CustomerSession
 
 __all__ = ["HOST", "TOKEN_COOKIE", "TOKEN_HEADER", "CustomerAppServer"]
@@ -133,6 +134,8 @@ class CustomerAppServer:
                 response = await handler(request)
             except AppError as exc:
                 response = _error(exc.status, exc.message, exc.fields)
+            except WalletError as exc:  # says what is wrong with the file and what to run
+                response = _error(500, str(exc))
         if not response.prepared:
             response.headers.update(SECURITY_HEADERS)
         return response
