@@ -9,6 +9,7 @@ import orjson
 from intentcast.agents import IntentKeys, Receipt, Wallet
 from intentcast.customer_app.records import History, history_path_for
 from intentcast.schemas.events import IntentStatus, StatusKind
+from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.timeutil import utcnow
 from tests.agents.helpers import make_agreement, make_intent
 from tests.customer_app.conftest import serving, signed_in
@@ -59,6 +60,27 @@ async def test_history_survives_a_restart_and_shows_what_was_promised(tmp_path: 
     promised = {term["id"]: term["promises"] for term in view["agreement"]["promises"]}
     assert promised["P2B1"]["retention_text"].startswith("Deleted right after the transaction")
     assert promised["SD-BASE"]["retention"] == "agreement"
+
+
+async def test_a_refusal_the_customer_may_know_is_shown_with_its_meaning(tmp_path: Path) -> None:
+    wallet_path = tmp_path / "wallet.json"
+    agreement = make_agreement()
+    history = History(history_path_for(wallet_path))
+    intent = agreement.intent
+    history.add(intent)
+    refused = IntentStatus(
+        intent_id=intent.intent_id, status=StatusKind.REJECTED,
+        reason=ReasonCode.OFFER_EXPIRED, offer_id=agreement.offer.offer_id, at=utcnow(),
+    )  # fmt: skip
+    history.update(intent.intent_id, (agreement.offer,), (refused,))
+    async with serving(unreachable_kafka(), wallet_path) as server, signed_in(server) as http:
+        [view] = await (await http.get(server.origin + "/api/intents")).json()
+    assert view["state"] == "open"
+    assert view["refusals"] == [{
+        "reason": "offer_expired", "meaning": ReasonCode.OFFER_EXPIRED.description,
+        "detail": "", "offer_id": agreement.offer.offer_id, "vendor_id": "acme-bikes",
+        "at": view["refusals"][0]["at"],
+    }]  # fmt: skip
 
 
 async def test_verify_offline_says_valid_and_names_what_breaks(tmp_path: Path) -> None:
