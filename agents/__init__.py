@@ -4,14 +4,21 @@ Everything a vendor author or a customer-client user needs is importable from he
 contract's models included; the submodules are internals and may change.
 
 Vendor authors: `Vendor`, its handler types, `OfferDraft`, the contract models a handler
-sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`), `SigningKey`, the term `ROSTER`,
-`minor_units` for prices, and the transports (`KafkaTransport`, `InMemoryTransport` for
-unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`, `Wallet`, `IntentKeys`.
+sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`, `RetentionAttestation`), `SigningKey`,
+the term `ROSTER`, `minor_units` for prices, and the transports (`KafkaTransport`,
+`InMemoryTransport` for unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`,
+`Wallet`, `IntentKeys`, and what they see of retention (`AgreementRetention`,
+`RetentionState`, `DroppedKeys`).
 Both: `ClientSettings` and the errors under `ClientError`.
 """
 
 from intentcast.agents.customer import DEFAULT_TERMS, CustomerClient
-from intentcast.agents.declaration import AgreementHandler, FeedbackHandler, IntentHandler
+from intentcast.agents.declaration import (
+    AgreementHandler,
+    FeedbackHandler,
+    IntentHandler,
+    RetentionHandler,
+)
 from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
 from intentcast.agents.errors import (
     AgreementError,
@@ -32,6 +39,7 @@ from intentcast.agents.intent_handle import IntentHandle
 from intentcast.agents.kafka_transport import KafkaTransport
 from intentcast.agents.memory_transport import InMemoryTransport
 from intentcast.agents.receipts import Receipt
+from intentcast.agents.retention_status import AgreementRetention, DroppedKeys, RetentionState
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.transport import VendorTransport
 from intentcast.agents.vendor import Vendor
@@ -43,6 +51,7 @@ from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.iso import minor_units
 from intentcast.schemas.offer import Offer
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.terms import ROSTER
 
 __all__ = [
@@ -51,10 +60,12 @@ __all__ = [
     "Agreement",
     "AgreementError",
     "AgreementHandler",
+    "AgreementRetention",
     "BadAgreementError",
     "ClientError",
     "ClientSettings",
     "CustomerClient",
+    "DroppedKeys",
     "FeedbackHandler",
     "InMemoryTransport",
     "Intent",
@@ -72,6 +83,9 @@ __all__ = [
     "Receipt",
     "RegistrationError",
     "ReplyTimeoutError",
+    "RetentionAttestation",
+    "RetentionHandler",
+    "RetentionState",
     "SettingsError",
     "SigningKey",
     "TopicMissingError",

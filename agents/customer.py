@@ -11,7 +11,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from intentcast.agents.errors import ClientError
+from intentcast.agents.errors import ClientError, WalletError
 from intentcast.agents.intent_handle import IntentHandle
 from intentcast.agents.intents import DEFAULT_TERMS, build_intent
 from intentcast.agents.kafka import (
@@ -24,6 +24,8 @@ from intentcast.agents.kafka import (
 from intentcast.agents.partitions import partition_for
 from intentcast.agents.receipts import Receipt
 from intentcast.agents.replies import REPLY_TOPICS
+from intentcast.agents.retention_status import AgreementRetention, DroppedKeys
+from intentcast.agents.retention_sync import sync_from_log
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.wallet import IntentKeys, Wallet
 from intentcast.schemas.intent import Intent
@@ -61,10 +63,32 @@ class CustomerClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close every intent handle this client opened."""
+        """Close every intent handle this client opened; the wallet learns which intents
+        closed without an agreement, so their keys can go."""
         handles, self._handles = self._handles, []
         for handle in handles:
             await handle.close()
+            closed = handle.closed_without_agreement()
+            if self.wallet is not None and closed is not None:
+                self.wallet.mark_closed(handle.intent_id, closed)
+
+    def _need_wallet(self) -> Wallet:
+        if self.wallet is None:
+            raise WalletError("retention is tracked in a wallet; create the client with one")
+        return self.wallet
+
+    async def sync_retention(self) -> list[AgreementRetention]:
+        """Each agreement in the wallet with its retention end and whether the vendor attested
+        deletion, after reading the log for attestations that came since the last look."""
+        wallet = self._need_wallet()
+        await sync_from_log(self.settings, wallet)
+        return wallet.retention()
+
+    def drop_due_keys(self, now: datetime | None = None) -> list[DroppedKeys]:
+        """Drop the private keys nothing needs any more (closed unagreed, or past an agreement's
+        retention end, unless kept); run :meth:`sync_retention` first to fetch attestations
+        while the keys that open them are still there."""
+        return self._need_wallet().drop_due(now)
 
     async def publish(
         self,
@@ -96,7 +120,7 @@ class CustomerClient:
             attributes=attributes, terms=terms, needed_by=needed_by, expires_in=expires_in,
         )  # fmt: skip
         if self.wallet is not None:
-            self.wallet.add_keys(intent.intent_id, keys)
+            self.wallet.add_keys(intent.intent_id, keys, expires_at=intent.expires_at)
         handle = await self._open(intent, keys)
         try:
             await handle.submit(intake_timeout)

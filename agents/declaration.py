@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.offer import VendorProfile
+from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
 from intentcast.schemas.terms import ROSTER, TermRef, term_ref
 from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import (
@@ -38,6 +39,7 @@ __all__ = [
     "AgreementHandler",
     "FeedbackHandler",
     "IntentHandler",
+    "RetentionHandler",
     "Subscription",
     "VendorDeclaration",
 ]
@@ -45,9 +47,11 @@ __all__ = [
 IntentHandler = Callable[[Intent], Awaitable[OfferDraft | None]]
 FeedbackHandler = Callable[[OfferFeedback], Awaitable[None]]
 AgreementHandler = Callable[[Agreement], Awaitable[None]]
+RetentionHandler = Callable[[Agreement], Awaitable[None]]
 IH = TypeVar("IH", bound=IntentHandler)
 FH = TypeVar("FH", bound=FeedbackHandler)
 AH = TypeVar("AH", bound=AgreementHandler)
+RH = TypeVar("RH", bound=RetentionHandler)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class VendorDeclaration:
 
     Instances with the same ``vendor_id`` share one consumer group and so split the markets'
     partitions (unless ``instances_share_load`` is False).
+
+    ``delete_ahead`` calls the ``@on_retention_end`` handler that long before each agreement's
+    retention end (deleting early always keeps the promise); a handler that fails is called
+    again every ``retention_retry``.
     """
 
     def __init__(
@@ -88,11 +96,15 @@ class VendorDeclaration:
         instances_share_load: bool = True,
         max_in_flight: int = 1,
         dedupe_size: int = 10_000,
+        delete_ahead: timedelta = timedelta(0),
+        retention_retry: timedelta = timedelta(minutes=1),
     ) -> None:
         if not isinstance(key, SigningKey):
             raise VendorConfigError("key must be a schemas.crypto.SigningKey")
         if max_in_flight < 1 or dedupe_size < 1:
             raise VendorConfigError("max_in_flight and dedupe_size must be at least 1")
+        if delete_ahead < timedelta(0) or retention_retry <= timedelta(0):
+            raise VendorConfigError("delete_ahead must be >= 0 and retention_retry > 0")
         self.vendor_id = vendor_id
         self.key = key
         self.markets = tuple(markets)
@@ -102,10 +114,13 @@ class VendorDeclaration:
         self.instances_share_load = instances_share_load
         self.max_in_flight = max_in_flight
         self.dedupe_size = dedupe_size
+        self.delete_ahead = delete_ahead
+        self.retention_retry = retention_retry
         self._accepted = {(ref.id, ref.version, ref.sha256) for ref in self.accepts}
         self._intent_handlers: dict[str, IntentHandler] = {}
         self.feedback_handler: FeedbackHandler | None = None
         self.agreement_handler: AgreementHandler | None = None
+        self.retention_handler: RetentionHandler | None = None
         try:
             self.topics_for_markets = {market_topic(m): m for m in self.markets}
             self.feedback_topic = vendor_feedback_topic(vendor_id)
@@ -170,6 +185,21 @@ class VendorDeclaration:
         self.agreement_handler = fn
         return fn
 
+    def on_retention_end(self, fn: RH) -> RH:
+        """Register an ``async`` handler that deletes what an agreement let this vendor keep.
+
+        The SDK calls it once each agreement's retention end has come (its terms say when:
+        ``schemas.retention.retention_end``), also for agreements made before a restart, and
+        publishes a signed deletion attestation only after it returned without raising. It may
+        be called again for the same agreement (after a restart, or a retry when it raised), so
+        it must be idempotent: deleting what is already gone is not an error.
+        """
+        _require_async(fn, "retention end")
+        if self.retention_handler is not None:
+            raise VendorConfigError("a retention end handler is already registered")
+        self.retention_handler = fn
+        return fn
+
     def intent_handler(self, market: str) -> IntentHandler | None:
         """The handler registered for ``market``, if any."""
         return self._intent_handlers.get(market)
@@ -201,6 +231,28 @@ class VendorDeclaration:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise VendorConfigError(f"vendor {self.vendor_id!r}: {detail}") from None
         return sign_model(profile, self.key)
+
+    def attestation(
+        self, agreement: Agreement, *, deleted_at: datetime | None = None
+    ) -> RetentionAttestation:
+        """The signed statement that this vendor deleted ``agreement``'s data (now, by default).
+
+        Raises :class:`VendorConfigError` for an agreement whose terms set no end (kept until
+        the customer revokes it): there is nothing due to attest.
+        """
+        end = agreement_retention_end(agreement)
+        if end is None:
+            raise VendorConfigError(
+                f"agreement {agreement.agreement_id[:12]} is kept until revoked; no end to attest"
+            )
+        statement = RetentionAttestation(
+            agreement_id=agreement.agreement_id,
+            intent_id=agreement.intent.intent_id,
+            vendor_id=self.vendor_id,
+            retention_end=end,
+            deleted_at=deleted_at or utcnow(),
+        )
+        return sign_model(statement, self.key)
 
     def check_ready(self) -> None:
         """Every market has a handler; called before the vendor starts consuming."""

@@ -95,6 +95,15 @@ class IntentHandle:
         """Reply records skipped: other intents' records plus unreadable ones of ours."""
         return self._replies.other_intents + self._replies.unreadable
 
+    def closed_without_agreement(self) -> str | None:
+        """``"cancelled"`` or ``"expired"`` if the processors closed the intent unagreed."""
+        if self.agreement is not None:
+            return None
+        for status in self._replies.statuses:
+            if status.status in (StatusKind.EXPIRED, StatusKind.CANCELLED):
+                return str(status.status)
+        return None
+
     def _is_closed(self) -> bool:
         return any(s.status in CLOSED for s in self._replies.statuses)
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from intentcast.agents.declaration import Subscription
@@ -32,6 +32,7 @@ from intentcast.agents.kafka import (
     send,
 )
 from intentcast.agents.settings import ClientSettings
+from intentcast.agents.topic_history import read_to_end
 from intentcast.agents.transport import Outgoing, RecordsHandler
 from intentcast.kafkaio import POLL_MS, Batch, consume, records_of
 from intentcast.schemas.canonical import decode, encode
@@ -200,6 +201,10 @@ class KafkaTransport:
         with kafka_errors("sending offers", PublishError, topic=records[0].topic):
             acks = [await producer.send(r.topic, value=r.value, key=r.key) for r in records]
             await asyncio.gather(*acks)
+
+    async def history(self, topics: Sequence[str]) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record ``topics`` hold now, read outside the group (which stays as it is)."""
+        return await read_to_end(self._settings, topics, client_id=f"{self._client_id}-history")
 
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partitions the group gave this instance right now (empty before it joined)."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 from intentcast.agents.declaration import Subscription
 from intentcast.agents.errors import NotHandledError, VendorConfigError
@@ -29,7 +29,9 @@ from intentcast.schemas.crypto import verify_model
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.offer import Offer, VendorProfile
+from intentcast.schemas.retention import RetentionAttestation
 from intentcast.schemas.topics import (
+    ATTESTATIONS,
     OFFERS_SUBMITTED,
     market_topic,
     vendor_agreements_topic,
@@ -38,6 +40,8 @@ from intentcast.schemas.topics import (
 )
 
 __all__ = ["InMemoryTransport", "MemoryRecord"]
+
+S = TypeVar("S", Offer, RetentionAttestation)
 
 POLL_S: Final = 0.5
 HANDLED_TIMEOUT_S: Final = 5.0
@@ -126,6 +130,10 @@ class InMemoryTransport:
         for record in records:
             self.publish(record.topic, record.key, record.value)
 
+    async def history(self, topics: Sequence[str]) -> list[MemoryRecord]:
+        """Every record of ``topics`` from the start, topic by topic."""
+        return [record for topic in topics for record in self.topics.get(topic, [])]
+
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partition 0 of every subscribed topic."""
         topics = self._subscription.topics if self._subscription is not None else ()
@@ -188,16 +196,29 @@ class InMemoryTransport:
         key = agreement.intent.intent_id.encode("ascii")
         await self.handled(self.publish(topic, key, encode(agreement)), timeout)
 
+    def attestations(self) -> list[RetentionAttestation]:
+        """Every deletion attestation sent so far, verified against its vendor's key."""
+        return self._signed(ATTESTATIONS, RetentionAttestation)
+
     def offers(self) -> list[Offer]:
         """Every offer sent so far, decoded and verified against its vendor's registered key."""
+        return self._signed(OFFERS_SUBMITTED, Offer)
+
+    def _signed(self, topic: str, model: type[S]) -> list[S]:
+        """Each record of ``topic`` decoded, keyed by its intent id and verified against its
+        vendor's registered key."""
         found = []
-        for record in self.topics[OFFERS_SUBMITTED]:
-            offer = decode(Offer, record.value or b"")
-            profile = self.registered.get(offer.vendor_id)
+        for record in self.topics[topic]:
+            message = decode(model, record.value or b"")
+            profile = self.registered.get(message.vendor_id)
             if profile is None:
-                raise VendorConfigError(f"offer {offer.offer_id} names unregistered vendor")
-            verify_model(offer, profile.signing_key)
-            found.append(offer)
+                raise VendorConfigError(
+                    f"a {message.kind} names the unregistered vendor {message.vendor_id!r}"
+                )
+            verify_model(message, profile.signing_key)
+            if record.key != message.intent_id.encode("ascii"):
+                raise VendorConfigError(f"a {message.kind} was not keyed by its intent_id")
+            found.append(message)
         return found
 
     async def handled(self, record: MemoryRecord, timeout: float = HANDLED_TIMEOUT_S) -> None:

@@ -18,6 +18,7 @@ from intentcast.schemas.crypto import SealingKey
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import IntentStatus
 from intentcast.schemas.intent import Intent
+from intentcast.schemas.log import AGREEMENT_ENTRY, EntryType, LogEntry
 from intentcast.schemas.offer import DeliveredOffer, Offer, open_offer
 from intentcast.schemas.reasons import ReasonCode
 from intentcast.schemas.topics import AGREEMENTS, INTENT_STATUS, OFFERS_DELIVERED
@@ -47,6 +48,7 @@ class ReplyReader:
         self.statuses: list[IntentStatus] = []
         self.offers: list[Offer] = []
         self.agreements: list[Agreement] = []
+        self.entries: list[LogEntry] = []  # the log entry of each agreement, for receipts
         self.other_intents = 0
         self.unreadable = 0
         self.error: ClientError | None = None
@@ -109,10 +111,7 @@ class ReplyReader:
             elif topic == OFFERS_DELIVERED:
                 return self._add_offer(decode(DeliveredOffer, record.value or b""))
             elif topic == AGREEMENTS:
-                agreement = decode(Agreement, record.value or b"")
-                if agreement.intent.intent_id != self._intent.intent_id:
-                    raise SchemaError(ReasonCode.SCHEMA_INVALID, "agreement names another intent")
-                self.agreements.append(agreement)
+                return self._add_entry(decode(LogEntry, record.value or b""))
         except SchemaError as exc:
             self.unreadable += 1
             log.warning(
@@ -120,6 +119,18 @@ class ReplyReader:
                 self._intent.intent_id, topic, record.partition, record.offset, exc,
             )  # fmt: skip
             return False
+        return True
+
+    def _add_entry(self, entry: LogEntry) -> bool:
+        """Our agreement, opened from the log with the intent's key; other entry types about
+        this intent (disclosures, attestations) are for their own readers."""
+        if entry.entry_type is not EntryType.AGREEMENT:
+            return False
+        agreement = entry.open(AGREEMENT_ENTRY, self._sealing)  # checks hash, intent, link
+        if agreement.intent.intent_id != self._intent.intent_id:
+            raise SchemaError(ReasonCode.SCHEMA_INVALID, "agreement names another intent")
+        self.agreements.append(agreement)
+        self.entries.append(entry)
         return True
 
     def _add_offer(self, delivered: DeliveredOffer) -> bool:

@@ -45,7 +45,8 @@ RecordsHandler = Callable[[Sequence[Received]], Awaitable[None]]
 
 class VendorTransport(Protocol):
     """Carries one vendor's records; every method is called by `VendorRuntime` in this order:
-    ``register``, ``subscribe``, then ``consume`` (with ``send`` from its handler), ``close``."""
+    ``register``, ``subscribe``, ``history``, then ``consume`` (with ``send`` from its handler
+    and from the retention schedule), ``close``."""
 
     async def register(self, profile: VendorProfile, stop: asyncio.Event) -> bool:
         """Publish the signed profile and return once the vendor is registered (False if
@@ -62,6 +63,11 @@ class VendorTransport(Protocol):
 
     async def send(self, records: Sequence[Outgoing]) -> None:
         """Produce ``records`` and return once every one was acknowledged (or raise)."""
+        ...
+
+    async def history(self, topics: Sequence[str]) -> Sequence[Received]:
+        """Every record ``topics`` hold now, from their start, outside the consumer group (a
+        topic that does not exist yet holds none); what a restarted vendor rebuilds from."""
         ...
 
     def assignment(self) -> frozenset[tuple[str, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -20,6 +20,7 @@ from intentcast.agents.dedupe import RecentIds
 from intentcast.agents.drafts import build_offer, offer_id_for
 from intentcast.agents.errors import VendorConfigError
 from intentcast.agents.transport import Outgoing, Received, VendorTransport
+from intentcast.agents.vendor_retention import RetentionKeeper
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.errors import SchemaError
@@ -66,10 +67,13 @@ class VendorRuntime:
         vendor: VendorDeclaration,
         transport: VendorTransport,
         stats: VendorStats | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.vendor = vendor
         self.transport = transport
         self.stats = stats if stats is not None else VendorStats()
+        self.retention = RetentionKeeper(vendor, transport, clock)
+        """Each agreement's retention end, the ``@on_retention_end`` calls and attestations."""
         self._recent = RecentIds(vendor.dedupe_size)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,13 +89,18 @@ class VendorRuntime:
             if not await self.transport.register(vendor.profile(), self._stop):
                 return  # stopped while waiting to be registered
             await self.transport.subscribe(vendor.subscription())
+            await self.retention.rebuild(self._is_ours)
         except BaseException:
             await self.transport.close()
             raise
+        if vendor.retention_handler is None:
+            log.info("vendor %s has no @vendor.on_retention_end handler: it attests no "
+                     "deletion", vendor.vendor_id)  # fmt: skip
         self._task = asyncio.create_task(
             self.transport.consume(self._handle_records, self._stop),
             name=f"vendor-{vendor.vendor_id}",
         )
+        self.retention.start(self._stop)
         log.info("vendor %s serving %s", vendor.vendor_id, ", ".join(vendor.markets))
 
     def stop(self) -> None:
@@ -111,6 +120,7 @@ class VendorRuntime:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.retention.close()
         await self.transport.close()
 
     def assignment(self) -> frozenset[tuple[str, int]]:
@@ -166,6 +176,7 @@ class VendorRuntime:
     async def handle_feedback(self, feedback: OfferFeedback) -> None:
         """Count feedback and pass it to the handler, if any; handler errors are logged."""
         self.stats.feedback_received += 1
+        self.retention.feedback(feedback)
         handler = self.vendor.feedback_handler
         if handler is not None:
             try:
@@ -174,8 +185,8 @@ class VendorRuntime:
                 self.stats.handler_errors += 1
                 log.exception("feedback for offer %s: the handler failed", feedback.offer_id)
 
-    async def handle_agreement(self, agreement: Agreement) -> None:
-        """Check an agreement copy is ours and valid, then pass it to the handler, if any."""
+    def _is_ours(self, agreement: Agreement) -> bool:
+        """Whether an agreement copy verifies and binds this vendor and its key."""
         vendor = self.vendor
         try:
             agreement.verify()
@@ -186,9 +197,17 @@ class VendorRuntime:
         except (SchemaError, VendorConfigError) as exc:
             self.stats.invalid += 1
             log.warning("agreement %s skipped: %s", agreement.agreement_id, exc)
+            return False
+        return True
+
+    async def handle_agreement(self, agreement: Agreement) -> None:
+        """Check an agreement copy is ours and valid, track its retention end, then pass it
+        to the handler, if any."""
+        if not self._is_ours(agreement):
             return
         self.stats.agreements_received += 1
-        handler = vendor.agreement_handler
+        self.retention.track(agreement)
+        handler = self.vendor.agreement_handler
         if handler is not None:
             try:
                 await handler(agreement)

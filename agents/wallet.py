@@ -1,4 +1,10 @@
-"""A private JSON file of per-intent keys and receipts, readable by its owner only."""
+"""A private JSON file of per-intent keys and receipts, readable by its owner only.
+
+Keys are dropped as soon as nothing needs them (`agents.retention_status.drop_reason`): an
+intent that closed without an agreement, or an agreement whose retention end has come. The
+receipts and the vendors' deletion attestations stay; the customer may keep an intent's
+keys on purpose (`keep_keys`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -14,8 +21,17 @@ import orjson
 
 from intentcast.agents.errors import WalletError
 from intentcast.agents.receipts import Receipt
+from intentcast.agents.retention_status import (
+    AgreementRetention,
+    DroppedKeys,
+    check_attestation,
+    drop_reason,
+)
+from intentcast.schemas.canonical import canonical_bytes, decode
 from intentcast.schemas.crypto import SealingKey, SigningKey
 from intentcast.schemas.errors import SchemaError
+from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
+from intentcast.schemas.timeutil import format_utc, parse_utc, utcnow
 
 __all__ = [
     "DEFAULT_WALLET",
@@ -123,7 +139,10 @@ class Wallet:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
-        self._data: dict[str, Any] = {"version": WALLET_VERSION, "intents": {}, "receipts": {}}
+        self._data: dict[str, Any] = {
+            "version": WALLET_VERSION, "intents": {}, "receipts": {}, "attestations": {},
+            "dropped": {},
+        }  # fmt: skip
         self._load()
 
     def _load(self) -> None:
@@ -134,14 +153,22 @@ class Wallet:
             raise WalletError(f"wallet {self.path} is not an Intentcast wallet (version 1)")
         data.setdefault("intents", {})
         data.setdefault("receipts", {})
+        data.setdefault("attestations", {})
+        data.setdefault("dropped", {})
         self._data = data
 
     def _save(self) -> None:
         write_private_json(self.path, self._data, what="wallet")
 
-    def add_keys(self, intent_id: str, keys: IntentKeys) -> None:
-        """Remember an intent's keys (before the intent is sent, so a crash loses nothing)."""
-        self._data["intents"][intent_id] = keys.to_json()
+    def add_keys(
+        self, intent_id: str, keys: IntentKeys, *, expires_at: datetime | None = None
+    ) -> None:
+        """Remember an intent's keys (before the intent is sent, so a crash loses nothing);
+        ``expires_at`` lets the wallet drop them once the intent expired unagreed."""
+        entry: dict[str, Any] = keys.to_json()
+        if expires_at is not None:
+            entry["expires_at"] = format_utc(expires_at)
+        self._data["intents"][intent_id] = entry
         self._save()
 
     def keys(self, intent_id: str) -> IntentKeys | None:
@@ -153,18 +180,126 @@ class Wallet:
         """Ids of every intent whose keys are stored."""
         return list(self._data["intents"])
 
+    def _intent(self, intent_id: str) -> dict[str, Any]:
+        stored = self._data["intents"].get(intent_id)
+        if stored is None:
+            raise WalletError(f"the wallet holds no keys of intent {intent_id}")
+        return dict(stored)
+
+    def keep_keys(self, intent_id: str, keep: bool = True) -> None:
+        """Keep an intent's keys past the point they would be dropped (or stop keeping them)."""
+        entry = self._intent(intent_id)
+        entry["keep"] = keep
+        self._data["intents"][intent_id] = entry
+        self._save()
+
+    def keeps(self, intent_id: str) -> bool:
+        """Whether the customer chose to keep this intent's keys."""
+        return bool(self._data["intents"].get(intent_id, {}).get("keep", False))
+
+    def mark_closed(self, intent_id: str, how: str) -> None:
+        """The intent closed without an agreement (``cancelled``, ``expired``)."""
+        if intent_id in self._data["intents"]:
+            entry = self._intent(intent_id)
+            entry["closed"] = how
+            self._data["intents"][intent_id] = entry
+            self._save()
+
+    def drop_due(self, now: datetime | None = None) -> list[DroppedKeys]:
+        """Drop the keys no longer needed (`retention_status.drop_reason`); say which and why."""
+        moment = now or utcnow()
+        agreed = {r.agreement.intent.intent_id: r.agreement for r in self.receipts()}
+        dropped = []
+        for intent_id, entry in list(self._data["intents"].items()):
+            expires = entry.get("expires_at")
+            reason = drop_reason(
+                agreement=agreed.get(intent_id),
+                expires_at=None if expires is None else parse_utc(expires),
+                closed=entry.get("closed"),
+                keep=bool(entry.get("keep", False)),
+                now=moment,
+            )
+            if reason is not None:
+                dropped.append(DroppedKeys(intent_id, reason, moment))
+        for item in dropped:
+            del self._data["intents"][item.intent_id]
+            self._data["dropped"][item.intent_id] = {
+                "reason": item.reason, "at": format_utc(item.at),
+            }  # fmt: skip
+        if dropped:
+            self._save()
+        return dropped
+
+    def dropped(self) -> list[DroppedKeys]:
+        """Every intent whose keys were dropped, and why."""
+        return [
+            DroppedKeys(intent_id, item["reason"], parse_utc(item["at"]))
+            for intent_id, item in self._data["dropped"].items()
+        ]
+
+    def add_attestation(
+        self, attestation: RetentionAttestation | None, *, agreement_id: str, entry_id: str
+    ) -> None:
+        """Keep the vendor's deletion attestation of one of our agreements (checked against the
+        receipt), or only the id of its log entry when the keys to open it are gone."""
+        receipt = self._receipt(agreement_id)
+        stored: dict[str, Any] = {"entry_id": entry_id}
+        if attestation is not None:
+            check_attestation(attestation, receipt.agreement)
+            stored["attestation"] = canonical_bytes(attestation).decode("utf-8")
+        self._data["attestations"][agreement_id] = stored
+        self._save()
+
+    def _receipt(self, agreement_id: str) -> Receipt:
+        stored = self._data["receipts"].get(agreement_id)
+        if stored is None:
+            raise WalletError(f"the wallet holds no agreement {agreement_id}")
+        return Receipt.from_json(stored)
+
+    def attestation(self, agreement_id: str) -> RetentionAttestation | None:
+        """The stored attestation of an agreement, if it came and could be opened."""
+        stored = self._data["attestations"].get(agreement_id, {}).get("attestation")
+        if stored is None:
+            return None
+        try:
+            return decode(RetentionAttestation, stored)
+        except SchemaError as exc:
+            raise WalletError(f"a stored attestation is unreadable: {exc}") from None
+
+    def retention(self) -> list[AgreementRetention]:
+        """Each stored agreement's retention end, attestation and whether its keys are held."""
+        out = []
+        for receipt in self.receipts():
+            agreement = receipt.agreement
+            intent_id = agreement.intent.intent_id
+            seen = self._data["attestations"].get(agreement.agreement_id, {})
+            out.append(
+                AgreementRetention(
+                    agreement=agreement,
+                    retention_end=agreement_retention_end(agreement),
+                    attestation=self.attestation(agreement.agreement_id),
+                    attested_entry=seen.get("entry_id"),
+                    keys_held=intent_id in self._data["intents"],
+                    keep_keys=self.keeps(intent_id),
+                )
+            )
+        return out
+
     def add_receipt(self, receipt: Receipt) -> None:
         """Keep an agreement and its consent receipt."""
         self._data["receipts"][receipt.agreement_id] = receipt.to_json()
         self._save()
 
     def forget(self, intent_id: str) -> None:
-        """Delete an intent's keys and its receipts for good (the customer's choice, once the
-        intent is closed: without the keys nobody can act for it or open its replies again)."""
+        """Delete an intent's keys, receipts and attestations for good (the customer's choice,
+        once the intent is closed: without the keys nobody can act for it or open its replies
+        again, and nothing on this machine recalls it)."""
         self._data["intents"].pop(intent_id, None)
+        self._data["dropped"].pop(intent_id, None)
         receipts = self._data["receipts"]
         for agreement_id in [a for a, r in receipts.items() if r.get("intent_id") == intent_id]:
             del receipts[agreement_id]
+            self._data["attestations"].pop(agreement_id, None)
         self._save()
 
     def stored_receipt(self, agreement_id: str) -> dict[str, Any] | None:

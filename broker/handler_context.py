@@ -11,14 +11,15 @@ table and outputs that are only queued (`tests/broker/test_handlers_without_kafk
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from intentcast.broker.ledger import BuildAgreement
+from intentcast.broker.ledger import BuildAgreement, BuildContent, M
 from intentcast.broker.records import IntentRecord
 from intentcast.broker.settings import BrokerSettings
 from intentcast.schemas import Agreement, ReasonCode, StatusKind
+from intentcast.schemas.log import EntryKind, LogEntry, Reader
 
 Headers = list[tuple[str, bytes]]
 
@@ -88,10 +89,18 @@ class VendorKeys(Protocol):
 
 
 class AgreementChain(Protocol):
-    """The agreement log of one partition: what it records, and the next link."""
+    """The agreement log of one partition: what it records, and the next link (an agreement,
+    or an entry of any type in :data:`intentcast.schemas.log.ENTRY_KINDS`)."""
 
     async def recorded(self, partition: int, intent_id: str) -> str | None: ...
     async def append(self, partition: int, intent_id: str, build: BuildAgreement) -> Agreement: ...
+    async def append_entry(
+        self,
+        partition: int,
+        kind: EntryKind[M],
+        build: BuildContent[M],
+        readers: Mapping[Reader, str] | Callable[[M], Mapping[Reader, str]],
+    ) -> tuple[M, LogEntry]: ...
     async def find(self, partition: int, intent_id: str) -> Agreement | None: ...
 
 

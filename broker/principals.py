@@ -31,12 +31,14 @@ class PrincipalError(IntentcastError):
 
 
 class Kind(StrEnum):
-    """The four kinds of principal the issue names (the admin super user is not one)."""
+    """The kinds of principal (the admin super user is not one). The auditor reads the
+    agreement log only, and opens every entry with the key the log is sealed to for it."""
 
     PROCESSORS = "processors"
     CUSTOMER = "customer"
     VENDOR = "vendor"
     MONITOR = "monitor"
+    AUDITOR = "auditor"
 
 
 class Resource(StrEnum):
@@ -99,6 +101,7 @@ DEFAULT_QUOTAS: Final = {
     Kind.CUSTOMER: Quota(producer_byte_rate=4 * MB, consumer_byte_rate=16 * MB),
     Kind.VENDOR: Quota(producer_byte_rate=1 * MB, consumer_byte_rate=4 * MB, request_percentage=25),
     Kind.MONITOR: Quota(consumer_byte_rate=1 * MB, request_percentage=10),
+    Kind.AUDITOR: Quota(consumer_byte_rate=4 * MB, request_percentage=10),
 }
 
 _SLUG = re.compile(SLUG_PATTERN)
@@ -107,7 +110,7 @@ _APP = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 
 @dataclass(frozen=True)
 class Principal:
-    """A SCRAM user: `processors`, `customer`, `monitor` or `vendor-<vendor_id>`."""
+    """A SCRAM user: `processors`, `customer`, `monitor`, `auditor` or `vendor-<vendor_id>`."""
 
     kind: Kind
     vendor_id: str | None = None
@@ -141,7 +144,7 @@ class Principal:
         except ValueError:
             raise PrincipalError(
                 f"{username!r} is not an Intentcast principal "
-                "(processors, customer, monitor or vendor-<id>)"
+                "(processors, customer, monitor, auditor or vendor-<id>)"
             ) from None
         return cls(kind, app_prefix=app_prefix)
 
@@ -149,7 +152,7 @@ class Principal:
         """Every ALLOW rule of this principal; anything else is denied."""
         if self.kind is Kind.PROCESSORS:
             return _processor_rules(self.app_prefix)
-        if self.kind is Kind.CUSTOMER:
+        if self.kind in (Kind.CUSTOMER, Kind.AUDITOR):
             return topic_rules(self)
         if self.kind is Kind.MONITOR:
             return (

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from intentcast.kafkaio import KafkaConnection
+from intentcast.schemas.crypto import b64d
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.topics import sandbox_market
 
@@ -70,13 +71,40 @@ class BrokerSettings(KafkaConnection):
     # then tried again (broker.destinations)
     destination_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_expiry_days: int = Field(default=30, ge=1, le=365)
+    # the processors' X25519 key pair for the agreement log (base64url of the 32 secret bytes):
+    # every entry's content is sealed to it, so the processors can rebuild what they know from
+    # the log. Unset: a key generated once into `log_key_file` (fine for one machine only)
+    log_sealing_key: SecretStr | None = None
+    log_key_file: str = Field(
+        default_factory=lambda data: str(
+            Path(
+                data.get("datadir") or default_datadir(data.get("app_id", DEFAULT_APP_ID))
+            ).parent.joinpath(f"{data.get('app_id', DEFAULT_APP_ID)}.log-key")
+        )
+    )
+    # the auditor principal's X25519 public key: entries are also sealed to it (unset: no
+    # auditor copy)
+    auditor_public_key: str | None = None
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 
-    @field_validator("datadir")
+    @field_validator("datadir", "log_key_file")
     @classmethod
     def _expand_home(cls, value: str) -> str:
         """faust expands `~` itself but the quarantine file does not: both must agree."""
         return os.path.expanduser(value)
+
+    @field_validator("auditor_public_key")
+    @classmethod
+    def _x25519_key(cls, value: str | None) -> str | None:
+        """A mistyped auditor key would seal every entry to nobody: refuse it at start."""
+        if value:
+            try:
+                raw = b64d(value)
+            except SchemaError as exc:
+                raise ValueError(f"auditor_public_key: {exc.detail}") from None
+            if len(raw) != 32:
+                raise ValueError("auditor_public_key must be 32 bytes of base64url")
+        return value or None
 
     @model_validator(mode="after")
     def _add_sandbox_markets(self) -> BrokerSettings:

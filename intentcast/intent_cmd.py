@@ -1,4 +1,4 @@
-"""`intentcast intent publish|receipts`: be a customer from the terminal, anonymously."""
+"""`intentcast intent publish|receipts|list|keep`: be a customer from the terminal, anonymously."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from intentcast import retention_cmd
 from intentcast.agents import (
     AgreementError,
     ClientSettings,
@@ -242,3 +243,6 @@ def receipts(
             format_utc(agreement.recorded_at),
         )
     console.print(table)
+
+
+retention_cmd.register(app)

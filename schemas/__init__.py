@@ -34,6 +34,17 @@ from intentcast.schemas.events import (
 )
 from intentcast.schemas.fields import new_id
 from intentcast.schemas.intent import Cancel, Intent, IntentState, Place, Want, can_transition
+from intentcast.schemas.log import (
+    AGREEMENT_ENTRY,
+    ENTRY_KINDS,
+    ChainCheck,
+    EntryKind,
+    EntryType,
+    LogEntry,
+    Reader,
+    SealedKey,
+    check_chain,
+)
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.offer import (
     Acceptance,
@@ -44,6 +55,11 @@ from intentcast.schemas.offer import (
     seal_offer,
 )
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import (
+    RetentionAttestation,
+    agreement_retention_end,
+    retention_end,
+)
 from intentcast.schemas.terms import (
     ROSTER,
     Purpose,
@@ -58,6 +74,7 @@ from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
+    ATTESTATIONS,
     CANCELS,
     CORE_TOPICS,
     DEAD_LETTERS,
@@ -83,9 +100,12 @@ from intentcast.schemas.topics import (
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "AGREEMENT_ENTRY",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
+    "ENTRY_KINDS",
     "GENESIS_HASH",
     "INTENTS_SUBMITTED",
     "INTENT_STATUS",
@@ -104,15 +124,19 @@ __all__ = [
     "Acceptance",
     "Agreement",
     "Cancel",
+    "ChainCheck",
     "ConsentPurpose",
     "ConsentReceipt",
     "ConsentService",
     "DeadLetter",
     "DeliveredOffer",
+    "EntryKind",
+    "EntryType",
     "Intent",
     "IntentState",
     "IntentStatus",
     "IntentcastError",
+    "LogEntry",
     "Message",
     "MetricsSnapshot",
     "Offer",
@@ -120,9 +144,12 @@ __all__ = [
     "PiiController",
     "Place",
     "Purpose",
+    "Reader",
     "ReasonCode",
     "Rejected",
+    "RetentionAttestation",
     "SchemaError",
+    "SealedKey",
     "SealingKey",
     "SignatureError",
     "SignedModel",
@@ -134,7 +161,9 @@ __all__ = [
     "TopicSpec",
     "VendorProfile",
     "Want",
+    "agreement_retention_end",
     "can_transition",
+    "check_chain",
     "content_hash",
     "decode",
     "encode",
@@ -143,6 +172,7 @@ __all__ = [
     "open_offer",
     "refs_for",
     "resolve_terms",
+    "retention_end",
     "seal_offer",
     "sign_model",
     "spec_for",

@@ -30,6 +30,11 @@ __all__ = [
 GENESIS_HASH: Final = "0" * 64
 """``prev_hash`` of the first record (seq 0) of every partition's chain."""
 
+ChainPartition = Annotated[int, Field(ge=0, le=2**31 - 1)]
+"""The Kafka partition whose chain a record is a link of."""
+ChainSeq = Annotated[int, Field(ge=0, le=2**53 - 1)]
+"""A link's place in its partition's chain, from 0 with no gap."""
+
 _Uri = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=200)]
 _Label = Annotated[str, Text(200, 1)]
 
@@ -45,8 +50,8 @@ class Agreement(Message):
 
     kind: Literal["agreement"] = "agreement"
     agreement_id: Hex64
-    partition: int = Field(ge=0, le=2**31 - 1)
-    seq: int = Field(ge=0, le=2**53 - 1)
+    partition: ChainPartition
+    seq: ChainSeq
     prev_hash: Hex64
     intent: Intent
     offer: Offer

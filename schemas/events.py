@@ -50,6 +50,7 @@ class StatusKind(StrEnum):
     AGREED = "agreed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    RETENTION_ATTESTED = "retention_attested"
 
 
 class IntentStatus(Message):

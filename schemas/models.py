@@ -42,6 +42,7 @@ from intentcast.schemas.intent import (
     Want,
     can_transition,
 )
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import (
     Acceptance,
     DeliveredOffer,
@@ -50,6 +51,7 @@ from intentcast.schemas.offer import (
     open_offer,
     seal_offer,
 )
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "GENESIS_HASH",
@@ -79,6 +81,7 @@ __all__ = [
     "PiiController",
     "Place",
     "PublicKey",
+    "RetentionAttestation",
     "Signature",
     "SignedModel",
     "Slug",
@@ -100,7 +103,9 @@ _ALL: Final[tuple[type[Message], ...]] = (
     DeliveredOffer,
     Acceptance,
     Agreement,
+    LogEntry,
     ConsentReceipt,
+    RetentionAttestation,
     IntentStatus,
     OfferFeedback,
     DeadLetter,

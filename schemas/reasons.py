@@ -51,6 +51,10 @@ class ReasonCode(StrEnum):
     DESTINATION_UNAVAILABLE = "destination_unavailable"
     DESTINATION_TOO_LARGE = "destination_too_large"
     UNDECODABLE_BATCH = "undecodable_batch"
+    AGREEMENT_UNKNOWN = "agreement_unknown"
+    RETENTION_END_MISMATCH = "retention_end_mismatch"
+    DELETION_TIME_INVALID = "deletion_time_invalid"
+    ALREADY_ATTESTED = "already_attested"
 
     @property
     def description(self) -> str:
@@ -115,6 +119,14 @@ _DESCRIPTIONS: Final = MappingProxyType(
         ReasonCode.UNDECODABLE_BATCH: "A stored input batch could not be decoded (its CRC "
         "fails, or its codec is unknown or its payload corrupt). The dead letter names the "
         "topic, partition and first offset; its detail gives the range skipped.",
+        ReasonCode.AGREEMENT_UNKNOWN: "The agreement log records no agreement with this "
+        "agreement_id between this intent and this vendor.",
+        ReasonCode.RETENTION_END_MISMATCH: "The attestation's retention_end is not the one "
+        'the agreement\'s terms give (docs/protocol.md, "Retention").',
+        ReasonCode.DELETION_TIME_INVALID: "The attestation's deleted_at is in the future or "
+        "before the agreement was recorded.",
+        ReasonCode.ALREADY_ATTESTED: "This agreement's deletion is already attested in the "
+        "log; the first attestation stands.",
     }
 )
 
@@ -153,6 +165,11 @@ _FACTS: Final = MappingProxyType(
         ReasonCode.DESTINATION_UNAVAILABLE: (frozenset({_O}), True),
         ReasonCode.DESTINATION_TOO_LARGE: (frozenset({_O}), False),
         ReasonCode.UNDECODABLE_BATCH: (frozenset({_O}), False),
+        # a vendor attesting an agreement it is not party to: a bug or a probe
+        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_V, _O}), False),
+        ReasonCode.RETENTION_END_MISMATCH: (frozenset({_V}), False),
+        ReasonCode.DELETION_TIME_INVALID: (frozenset({_V}), False),
+        ReasonCode.ALREADY_ATTESTED: (frozenset({_V}), False),
     }
 )
 """Per code: who is told, and whether a resend may pass."""

@@ -12,12 +12,15 @@ from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
 from intentcast.schemas.fields import SLUG_PATTERN
 from intentcast.schemas.intent import Cancel, Intent
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation
 
 __all__ = [
     "ACCEPTANCES",
     "AGREEMENTS",
+    "ATTESTATIONS",
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
@@ -54,6 +57,7 @@ OFFERS_DELIVERED: Final = "intentcast.offers.delivered"
 ACCEPTANCES: Final = "intentcast.acceptances"
 CANCELS: Final = "intentcast.cancels"
 AGREEMENTS: Final = "intentcast.agreements"
+ATTESTATIONS: Final = "intentcast.attestations"
 VENDOR_REGISTRY: Final = "intentcast.vendors.registry"
 INTENT_STATUS: Final = "intentcast.intents.status"
 DEAD_LETTERS: Final = "intentcast.deadletters"
@@ -208,15 +212,25 @@ CORE_TOPICS: Final = (
         uses=(("customer", "withdraw an open intent"), _VALIDATED),
     ),
     TopicSpec(
-        AGREEMENTS, Agreement, "intent_id",
-        "The audit log: per partition, each agreement hash-chained to the previous one. "
-        "A vendor reads its own copy, intentcast.vendor.{vendor_id}.agreements.",
+        AGREEMENTS, LogEntry, "intent_id",
+        "The audit log: per partition, a hash chain of entries (agreements and what follows "
+        "them) whose content is sealed to its customer, the processors and the auditor; "
+        "anyone who reads it can check the chain, only they can open an entry. A vendor reads "
+        "its own clear copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer"),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "auditor"),
         uses=(
-            (_PROCESSORS, "the hash chain: appended and re-read to resume"),
-            ("customer", "the agreement and `audit verify` (no consumer group)"),
+            (_PROCESSORS, "the hash chain: appended, and re-read (own copies) to resume"),
+            ("customer", "its own sealed copy, and `audit verify` of the chain (hashes only)"),
+            ("auditor", "`audit verify`: the chain, and every entry opened with its key"),
         ),
+    ),
+    TopicSpec(
+        ATTESTATIONS, RetentionAttestation, "intent_id",
+        "Vendors' signed statements that they deleted an agreement's data at its retention "
+        "end; the processors check and log them.",
+        producers=("vendor-*",), consumers=(_PROCESSORS,),
+        uses=(("vendor-*", "attest deletion at a retention end"), _VALIDATED),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",

@@ -18,6 +18,7 @@ import faust
 from intentcast.broker.context import Context, IntentStore
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
+from intentcast.broker.processors.attestations import handle_attestation
 from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
 from intentcast.broker.processors.expiry import handle_tick
 from intentcast.broker.processors.intake import handle_intent
@@ -37,6 +38,7 @@ from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import TICKS_TOPIC_SUFFIX
 from intentcast.schemas import (
     ACCEPTANCES,
+    ATTESTATIONS,
     CANCELS,
     INTENTS_SUBMITTED,
     METRICS,
@@ -53,6 +55,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     OFFERS_SUBMITTED: ("offers", handle_offer),
     ACCEPTANCES: ("acceptances", handle_acceptance),
     CANCELS: ("cancels", handle_cancel),
+    ATTESTATIONS: ("attestations", handle_attestation),
 }
 
 

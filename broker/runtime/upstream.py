@@ -13,12 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from intentcast.schemas import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED, OFFERS_SUBMITTED
+from intentcast.schemas import (
+    ACCEPTANCES,
+    ATTESTATIONS,
+    CANCELS,
+    INTENTS_SUBMITTED,
+    OFFERS_SUBMITTED,
+)
 
 UPSTREAM: Final[Mapping[str, tuple[str, ...]]] = {
     OFFERS_SUBMITTED: (INTENTS_SUBMITTED,),
     ACCEPTANCES: (INTENTS_SUBMITTED, OFFERS_SUBMITTED),
     CANCELS: (INTENTS_SUBMITTED,),
+    # an attestation follows its agreement, which an acceptance appended to the log
+    ATTESTATIONS: (ACCEPTANCES,),
 }
 # upstream first: the order a skip hands re-read partitions to their agents
-ORDER: Final = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS)
+ORDER: Final = (INTENTS_SUBMITTED, OFFERS_SUBMITTED, ACCEPTANCES, CANCELS, ATTESTATIONS)

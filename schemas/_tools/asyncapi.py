@@ -22,6 +22,7 @@ _PRINCIPAL_TITLE: Final = {
     "vendor-{vendor_id}": "Vendor agent (principal vendor-{vendor_id})",
     "vendor-*": "Every vendor agent (principal vendor-{vendor_id})",
     "monitor": "Monitor (principal monitor)",
+    "auditor": "Auditor (principal auditor)",
     "admin": "Operator (principal admin)",
 }
 _PARAMETERS: Final = {

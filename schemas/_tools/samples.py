@@ -28,6 +28,7 @@ from intentcast.schemas.intent import Cancel, Intent, Place, Want
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.partitioning import key_partition, record_key
 from intentcast.schemas.reasons import ReasonCode
+from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
 from intentcast.schemas.terms import refs_for
 
 __all__ = [
@@ -193,6 +194,7 @@ def _sample_messages() -> dict[str, Message]:
         cancel,
         agreement,
         agreement.receipt(),
+        _attestation(agreement, keys.vendor_signing),
         IntentStatus(
             intent_id=intent.intent_id,
             status=StatusKind.AGREED,
@@ -229,3 +231,17 @@ def _sample_messages() -> dict[str, Message]:
         ),
     ]
     return {message.kind: message for message in messages}
+
+
+def _attestation(agreement: Agreement, key: SigningKey) -> RetentionAttestation:
+    """The vendor's deletion attestation of the sample agreement, right at its retention end."""
+    end = agreement_retention_end(agreement)
+    assert end is not None  # P2B1 sets one: a day after the delivery window
+    attestation = RetentionAttestation(
+        agreement_id=agreement.agreement_id,
+        intent_id=agreement.intent.intent_id,
+        vendor_id=agreement.offer.vendor_id,
+        retention_end=end,
+        deleted_at=end - timedelta(minutes=1),
+    )
+    return sign_model(attestation, key)

@@ -17,12 +17,13 @@ PUBLIC = {
     # vendor authors
     "Vendor", "VendorRuntime", "VendorStats", "IntentHandler", "FeedbackHandler",
     "AgreementHandler", "OfferDraft", "build_offer", "offer_id_for", "KafkaTransport",
-    "InMemoryTransport", "VendorTransport",
+    "InMemoryTransport", "VendorTransport", "RetentionHandler",
     # the contract a handler sees
     "Intent", "Offer", "OfferFeedback", "Agreement", "SigningKey", "ROSTER", "minor_units",
+    "RetentionAttestation",
     # customers
     "CustomerClient", "DEFAULT_TERMS", "IntentHandle", "IntentKeys", "Receipt", "Wallet",
-    "default_wallet_path",
+    "default_wallet_path", "AgreementRetention", "RetentionState", "DroppedKeys",
     # both
     "ClientSettings", "ClientError", "SettingsError", "KafkaUnavailableError",
     "TopicMissingError", "PublishError", "ReplyTimeoutError", "IntentRejectedError",

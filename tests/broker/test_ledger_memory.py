@@ -22,12 +22,11 @@ def _agreement(seq: int, intent_id: str, expires_at: datetime) -> Agreement:
     return base.model_copy(update={"seq": seq, "agreement_id": f"{seq:064x}", "intent": intent})
 
 
-def test_agreements_of_long_expired_intents_are_forgotten_but_the_head_moves_on() -> None:
+def test_agreements_of_long_expired_intents_are_forgotten() -> None:
     chain = ChainState()
     chain.add(_agreement(0, "a" * 32, T0 - timedelta(hours=3)), horizon=T0)  # long gone
     chain.add(_agreement(1, "b" * 32, T0 + timedelta(minutes=5)), horizon=T0)
     assert chain.by_intent == {"b" * 32: f"{1:064x}"}
-    assert (chain.seq, chain.head) == (1, f"{1:064x}")
     chain.add(_agreement(2, "c" * 32, T0 + timedelta(hours=2)), horizon=T0 + timedelta(hours=1))
     assert chain.by_intent == {"c" * 32: f"{2:064x}"}  # b's intent has expired meanwhile
     assert len(chain._expiries) == 1

@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from drills.harness import Stack, topic_config
 from drills.hostile import WRITABLE, Hostile, corpus, throw
 from intentcast.broker.ledger import find_recorded
-from intentcast.schemas import AGREEMENTS, INTENTS_SUBMITTED, OFFERS_DELIVERED, encode
+from intentcast.schemas import (
+    AGREEMENT_ENTRY,
+    AGREEMENTS,
+    INTENTS_SUBMITTED,
+    OFFERS_DELIVERED,
+    Reader,
+    SealingKey,
+    encode,
+)
 from tests.agents.helpers import make_agreement
 
 pytestmark = pytest.mark.kafka
@@ -98,11 +106,22 @@ async def test_reconcile_finds_the_logged_agreement(stack: Stack) -> None:
     """A replayed acceptance re-sends the vendor's copy, read back from the log itself."""
     agreement = make_agreement()
     intent_id = agreement.intent.intent_id
+    key, other = SealingKey.generate(), SealingKey.generate()
+    entry = AGREEMENT_ENTRY.entry(
+        agreement,
+        partition=agreement.partition,
+        seq=agreement.seq,
+        prev_hash=agreement.prev_hash,
+        readers={Reader.PROCESSORS: key.public_key},
+        recorded_at=agreement.recorded_at,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(AGREEMENTS, encode(agreement), intent_id.encode(), partition=0)
+        await producer.send_and_wait(AGREEMENTS, encode(entry), intent_id.encode(), partition=0)
     finally:
         await producer.stop()
-    assert await find_recorded(stack.settings(), 0, intent_id) == agreement
-    assert await find_recorded(stack.settings(), 0, "f" * 32) is None
+    assert await find_recorded(stack.settings(), key, 0, intent_id) == agreement
+    assert await find_recorded(stack.settings(), key, 0, "f" * 32) is None
+    # an entry not sealed to the processors' key is not theirs to read back
+    assert await find_recorded(stack.settings(), other, 0, intent_id) is None

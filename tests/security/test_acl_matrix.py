@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from intentcast.schemas.topics import (
     ACCEPTANCES,
     AGREEMENTS,
+    ATTESTATIONS,
     CANCELS,
     DEAD_LETTERS,
     INTENT_STATUS,
@@ -44,7 +45,8 @@ OTHERS = (
 )  # fmt: skip
 TOPICS = (
     INTENTS_SUBMITTED, MARKET, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS,
-    AGREEMENTS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN, *OTHERS,
+    AGREEMENTS, ATTESTATIONS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN,
+    *OTHERS,
 )  # fmt: skip
 PROCESSORS_GROUP = "intentcast-processors-matrix"
 GROUPS = (
@@ -90,6 +92,7 @@ POLICY = {
                 OFFERS_SUBMITTED,
                 ACCEPTANCES,
                 CANCELS,
+                ATTESTATIONS,  # checked, then chained into the log
                 VENDOR_REGISTRY,  # every worker folds the accepted profiles
                 AGREEMENTS,
                 OFFERS_DELIVERED,
@@ -123,8 +126,9 @@ POLICY = {
     ),
     VENDOR_USER: Policy(
         read=frozenset({MARKET, VENDOR_REGISTRY, *OWN}),
-        # its own profile topic only: that binds the vendor id to the principal
-        write=frozenset({OFFERS_SUBMITTED, OWN_PROFILE}),
+        # its own profile topic only: that binds the vendor id to the principal; it reads
+        # no attestation, not even its own (they name other vendors' agreements)
+        write=frozenset({OFFERS_SUBMITTED, ATTESTATIONS, OWN_PROFILE}),
         groups=frozenset(GROUPS[:2]),  # its own group and its instances' groups only
         group_probe_topic=MARKET,
     ),
