@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from intentcast.agents import DEFAULT_TERMS, ROSTER
+from intentcast.schemas.retention import KEPT_AFTER_DELIVERY
 from intentcast.schemas.terms import RETENTION_TEXT, Purpose, Term, TermClauses
 
 __all__ = ["clauses_view", "roster_view", "terms_view"]
@@ -35,12 +36,25 @@ TRACKING_TEXT: Final = {
 }
 
 
+def until_text(retention: str) -> str:
+    """Until when, in words: the retention rule's delay after the delivery window."""
+    kept = KEPT_AFTER_DELIVERY[retention]
+    if kept is None:
+        return "Until you revoke the agreement."
+    days = kept.days
+    return (
+        f"Deleted at the latest {days} day{'s' if days != 1 else ''} after delivery "
+        "(your 'needed by' time, or the intent's expiry)."
+    )
+
+
 def clauses_view(clauses: TermClauses) -> dict[str, Any]:
     """One term's promises, each in one sentence."""
     return {
         "purposes": [PURPOSE_TEXT[p] for p in clauses.purposes],
         "retention": clauses.retention,
         "retention_text": RETENTION_TEXT[clauses.retention],
+        "until": until_text(clauses.retention),
         "third_parties": (
             "May share your data with third parties."
             if clauses.third_party_sharing

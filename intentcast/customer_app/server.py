@@ -54,8 +54,16 @@ def _error(status: int, message: str, fields: dict[str, str] | None = None) -> w
 class CustomerAppServer:
     """Serves one customer's app on 127.0.0.1; :attr:`url` carries the run's token."""
 
-    def __init__(self, session: CustomerSession, port: int = 8766, refresh: float = 0.4) -> None:
+    def __init__(
+        self,
+        session: CustomerSession,
+        port: int = 8766,
+        refresh: float = 0.4,
+        retention_every: float = 60.0,
+    ) -> None:
         self.session, self.port, self.refresh = session, port, refresh
+        self.retention_every = retention_every
+        self.watcher: asyncio.Task[None] | None = None
         self.token = secrets.token_urlsafe(24)
         self.runner: web.AppRunner | None = None
         page = resources.files(__package__).joinpath("static/index.html").read_text("utf-8")
@@ -81,6 +89,8 @@ class CustomerAppServer:
         routes.add_post("/api/intents/{intent_id}/accept", self.accept)
         routes.add_post("/api/intents/{intent_id}/cancel", self.cancel)
         routes.add_delete("/api/intents/{intent_id}", self.delete)
+        routes.add_post("/api/intents/{intent_id}/keep", self.keep)
+        routes.add_post("/api/retention/refresh", self.refresh_retention)
         routes.add_get("/api/agreements/{agreement_id}/verify", self.verify)
         routes.add_get("/api/export", self.export)
         routes.add_get("/api/events", self.events)
@@ -100,8 +110,15 @@ class CustomerAppServer:
             raise
         self.port = sock.getsockname()[1]
         await web.SockSite(self.runner, sock).start()
+        self.watcher = asyncio.create_task(
+            self.session.watch_retention(self.retention_every), name="customer-app-retention"
+        )
 
     async def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
         if self.runner is not None:
             await self.runner.cleanup()
         await self.session.close()
@@ -177,6 +194,15 @@ class CustomerAppServer:
         await self.session.delete(request.match_info["intent_id"])
         return _json({"deleted": request.match_info["intent_id"]})
 
+    async def keep(self, request: web.Request) -> web.Response:
+        keep = (await self._body(request)).get("keep")
+        if not isinstance(keep, bool):
+            raise AppError(400, "Say whether to keep the keys (true or false).")
+        return _json(self.session.keep_keys(request.match_info["intent_id"], keep))
+
+    async def refresh_retention(self, request: web.Request) -> web.Response:
+        return _json(await self.session.refresh_retention())
+
     async def verify(self, request: web.Request) -> web.Response:
         return _json(self.session.verify(request.match_info["agreement_id"]))
 
@@ -195,7 +221,7 @@ class CustomerAppServer:
         last = b""
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
             while True:
-                data = orjson.dumps(self.session.views())
+                data = orjson.dumps({"intents": self.session.views(), **self.session.status()})
                 if data != last:
                     await response.write(b"data: " + data + b"\n\n")
                     last = data

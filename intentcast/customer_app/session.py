@@ -8,7 +8,9 @@ HTTP requests into calls on this class and its answers into JSON.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, Final
 
 from intentcast.agents import (
@@ -18,14 +20,13 @@ from intentcast.agents import (
     CustomerClient,
     IntentHandle,
     IntentRejectedError,
-    Receipt,
     Wallet,
 )
 from intentcast.agents.intent_handle import CLOSED
 from intentcast.customer_app.forms import FormError, parse_draft
 from intentcast.customer_app.promises import roster_view
 from intentcast.customer_app.records import History, IntentRecord, history_path_for
-from intentcast.customer_app.views import intent_view, receipt_check
+from intentcast.customer_app.views import Kept, intent_view, receipt_check
 from intentcast.intent_cmd import next_step
 from intentcast.schemas.errors import IntentcastError, SchemaError
 from intentcast.schemas.timeutil import format_utc, utcnow
@@ -69,6 +70,8 @@ class CustomerSession:
         self.client = CustomerClient(settings=settings, wallet=wallet)
         self.handles: dict[str, IntentHandle] = {}
         self.intake_timeout, self.accept_timeout = intake_timeout, accept_timeout
+        self.retention_error = ""
+        self.retention_checked: str | None = None
 
     async def close(self) -> None:
         await self.client.close()
@@ -76,8 +79,21 @@ class CustomerSession:
     def roster(self) -> list[dict[str, Any]]:
         return roster_view()
 
-    def _receipts(self) -> dict[str, Receipt]:
-        return {r.agreement.intent.intent_id: r for r in self.wallet.receipts()}
+    def _kept(self) -> Callable[[str], Kept]:
+        """What the wallet holds, by intent id (read once per view)."""
+        receipts = {r.agreement.intent.intent_id: r for r in self.wallet.receipts()}
+        retention = {row.intent_id: row for row in self.wallet.retention()}
+        dropped = {d.intent_id: d for d in self.wallet.dropped()}
+        held = set(self.wallet.intent_ids())
+
+        def of(intent_id: str) -> Kept:
+            return Kept(
+                receipt=receipts.get(intent_id), retention=retention.get(intent_id),
+                has_keys=intent_id in held, keep_keys=self.wallet.keeps(intent_id),
+                dropped=dropped.get(intent_id),
+            )  # fmt: skip
+
+        return of
 
     def sync(self) -> None:
         """Copy what live intents received into the history (kept across restarts)."""
@@ -94,20 +110,16 @@ class CustomerSession:
     def views(self) -> list[dict[str, Any]]:
         """Every intent, newest first, with its offers, refusals, agreement and promises."""
         self.sync()
-        receipts, now = self._receipts(), utcnow()
+        kept, now = self._kept(), utcnow()
         records = sorted(self.history.records.values(), key=lambda r: r.intent.created_at)
         return [
-            intent_view(r, receipts.get(r.intent.intent_id), r.intent.intent_id in self.handles,
-                        self.wallet.keys(r.intent.intent_id) is not None, now)
+            intent_view(r, kept(r.intent.intent_id), r.intent.intent_id in self.handles, now)
             for r in reversed(records)
-        ]  # fmt: skip
+        ]
 
     def view(self, intent_id: str) -> dict[str, Any]:
         record = self._record(intent_id)
-        return intent_view(
-            record, self._receipts().get(intent_id), intent_id in self.handles,
-            self.wallet.keys(intent_id) is not None, utcnow(),
-        )  # fmt: skip
+        return intent_view(record, self._kept()(intent_id), intent_id in self.handles, utcnow())
 
     async def publish(self, form: dict[str, Any]) -> dict[str, Any]:
         """Check the form, sign and send the intent; its view once intake took it."""
@@ -158,6 +170,42 @@ class CustomerSession:
             await handle.cancel(timeout=self.accept_timeout)
         except IntentcastError as exc:
             raise AppError(503, plain(exc)) from None
+        return self.view(intent_id)
+
+    async def refresh_retention(self) -> dict[str, Any]:
+        """Read the log for deletion attestations, then drop the keys nothing needs any more
+        (closed without an agreement, or past the retention end), unless the customer keeps
+        them. Attestations are fetched first: the keys are what opens them."""
+        try:
+            await self.client.sync_retention()
+        except IntentcastError as exc:
+            self.retention_error = plain(exc)
+            raise AppError(503, self.retention_error) from None
+        self.retention_error = ""
+        dropped = [d for d in self.client.drop_due_keys() if d.intent_id not in self.handles]
+        self.retention_checked = format_utc(utcnow())
+        return {
+            "checked_at": self.retention_checked,
+            "dropped": [{"intent_id": d.intent_id, "reason": d.reason} for d in dropped],
+        }
+
+    async def watch_retention(self, interval: float) -> None:
+        """Refresh retention every ``interval`` seconds while the app runs."""
+        while True:
+            with contextlib.suppress(AppError):  # told on the page via retention_error
+                await self.refresh_retention()
+            await asyncio.sleep(interval)
+
+    def status(self) -> dict[str, Any]:
+        """The app's own state the page shows beside the intents."""
+        return {"retention": {"checked_at": self.retention_checked, "error": self.retention_error}}
+
+    def keep_keys(self, intent_id: str, keep: bool) -> dict[str, Any]:
+        """The customer's choice to keep an intent's keys past the point they would go."""
+        self._record(intent_id)
+        if self.wallet.keys(intent_id) is None:
+            raise AppError(409, "This intent's keys are already gone; there is nothing to keep.")
+        self.wallet.keep_keys(intent_id, keep)
         return self.view(intent_id)
 
     def verify(self, agreement_id: str) -> dict[str, Any]:

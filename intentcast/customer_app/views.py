@@ -7,16 +7,25 @@ reason is meant for them (`ReasonCode.audience`), so a vendor's private feedback
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from intentcast.agents import Offer, Receipt, Wallet, WalletError
+from intentcast.agents import (
+    AgreementRetention,
+    DroppedKeys,
+    Offer,
+    Receipt,
+    RetentionState,
+    Wallet,
+    WalletError,
+)
 from intentcast.customer_app.promises import terms_view
 from intentcast.customer_app.records import IntentRecord
 from intentcast.schemas.events import IntentStatus, StatusKind
 from intentcast.schemas.timeutil import format_utc
 
-__all__ = ["intent_view", "receipt_check"]
+__all__ = ["Kept", "intent_view", "receipt_check"]
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
@@ -50,7 +59,51 @@ def _state(record: IntentRecord, now: datetime) -> str:
     return "expired" if record.intent.expires_at <= now else "open"
 
 
-def _agreement_view(receipt: Receipt) -> dict[str, Any]:
+ATTESTATION_NOTE: Final = (
+    "An attestation is the vendor's signed statement that it deleted your data: a statement "
+    "it can be held to, not a proof of deletion."
+)
+STATE_TEXT: Final = {
+    RetentionState.KEPT_UNTIL_REVOKED: "kept until you revoke the agreement",
+    RetentionState.RUNNING: "not due yet",
+    RetentionState.AWAITING_ATTESTATION: "due, not attested: the vendor owes its statement",
+    RetentionState.ATTESTED: "attested: the vendor says it deleted your data",
+}
+
+
+def _retention_view(row: AgreementRetention | None, now: datetime) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    state = row.state(now)
+    attestation = row.attestation
+    return {
+        "end": format_utc(row.retention_end) if row.retention_end else None,
+        "state": state.value,
+        "state_text": STATE_TEXT[state],
+        "attested": row.attested,
+        "attestation": None if attestation is None else {
+            "deleted_at": format_utc(attestation.deleted_at),
+            "statement": attestation.statement,
+            "vendor_id": attestation.vendor_id,
+        },
+        "attested_entry": row.attested_entry,
+        "note": ATTESTATION_NOTE,
+    }  # fmt: skip
+
+
+def _keys_view(has_keys: bool, keep: bool, dropped: DroppedKeys | None) -> dict[str, Any]:
+    return {
+        "held": has_keys,
+        "keep": keep,
+        "dropped": None if dropped is None else {
+            "reason": dropped.reason, "at": format_utc(dropped.at),
+        },
+    }  # fmt: skip
+
+
+def _agreement_view(
+    receipt: Receipt, retention: AgreementRetention | None, now: datetime
+) -> dict[str, Any]:
     agreement = receipt.agreement
     return {
         "agreement_id": agreement.agreement_id,
@@ -63,15 +116,26 @@ def _agreement_view(receipt: Receipt) -> dict[str, Any]:
         "log_position": {"partition": agreement.partition, "seq": agreement.seq},
         "promises": terms_view(ref.id for ref in agreement.terms),
         "receipt": receipt.consent.to_kantara(),
+        "retention": _retention_view(retention, now),
     }
 
 
-def intent_view(
-    record: IntentRecord, receipt: Receipt | None, live: bool, has_keys: bool, now: datetime
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Kept:
+    """What the wallet holds of one intent besides its history record."""
+
+    receipt: Receipt | None = None
+    retention: AgreementRetention | None = None
+    has_keys: bool = False
+    keep_keys: bool = False
+    dropped: DroppedKeys | None = None
+
+
+def intent_view(record: IntentRecord, kept: Kept, live: bool, now: datetime) -> dict[str, Any]:
     """One intent as the page shows it in the live view and in the history."""
     intent = record.intent
     offers = {o.offer_id: o for o in record.offers}
+    receipt = kept.receipt
     state = "agreed" if receipt is not None else _state(record, now)
     return {
         "intent_id": intent.intent_id,
@@ -89,12 +153,13 @@ def intent_view(
         "state": state,
         "live": live and state == "open",
         "closed": state != "open",
-        "has_keys": has_keys,
+        "has_keys": kept.has_keys,
+        "keys": _keys_view(kept.has_keys, kept.keep_keys, kept.dropped),
         "offers": [_offer_view(o) for o in sorted(record.offers, key=lambda o: o.price)],
         "refusals": [
             _refusal_view(s, offers) for s in record.statuses if s.status is StatusKind.REJECTED
         ],
-        "agreement": _agreement_view(receipt) if receipt is not None else None,
+        "agreement": None if receipt is None else _agreement_view(receipt, kept.retention, now),
     }
 
 

@@ -21,7 +21,7 @@ async def serving(
     session = CustomerSession(
         ClientSettings(bootstrap=bootstrap), Wallet(wallet_path), **session_kw
     )
-    server = CustomerAppServer(session, port=0, refresh=0.2)
+    server = CustomerAppServer(session, port=0, refresh=0.2, retention_every=5.0)
     await server.start()
     try:
         yield server

@@ -94,6 +94,16 @@ async def test_whole_customer_flow_in_the_browser(
         assert "What acme-bikes agreed to do with your data, and until when" in promises
         assert "Deleted right after the transaction completes" in promises
         assert await card.get_by_test_id("state").inner_text() == "agreed"
+        retention = card.get_by_test_id("retention")
+        assert await retention.get_attribute("data-retention-state") == "running"
+        assert "acme-bikes must delete your data by" in await retention.inner_text()
+        assert "not a proof of deletion" in await retention.inner_text()
+        await page.get_by_test_id("refresh-retention").click()  # reads the log for statements
+        await (
+            page.get_by_test_id("retention-status")
+            .filter(has_text="log checked")
+            .wait_for(timeout=STEP)
+        )
         await card.get_by_test_id("verify").click()
         verdict = card.get_by_test_id("verify-result")
         await verdict.filter(has_text="Valid").wait_for()

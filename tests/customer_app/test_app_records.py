@@ -8,9 +8,11 @@ import orjson
 
 from intentcast.agents import IntentKeys, Receipt, Wallet
 from intentcast.customer_app.records import History, history_path_for
+from intentcast.schemas.crypto import SigningKey, sign_model
 from intentcast.schemas.events import IntentStatus, StatusKind
 from intentcast.schemas.reasons import ReasonCode
-from intentcast.schemas.timeutil import utcnow
+from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
+from intentcast.schemas.timeutil import format_utc, utcnow
 from tests.agents.helpers import make_agreement, make_intent
 from tests.customer_app.conftest import serving, signed_in
 from tests.customer_app.test_app_server import unreachable_kafka
@@ -81,6 +83,44 @@ async def test_a_refusal_the_customer_may_know_is_shown_with_its_meaning(tmp_pat
         "detail": "", "offer_id": agreement.offer.offer_id, "vendor_id": "acme-bikes",
         "at": view["refusals"][0]["at"],
     }]  # fmt: skip
+
+
+async def test_retention_end_and_the_vendors_deletion_statement_are_shown(tmp_path: Path) -> None:
+    wallet_path = tmp_path / "wallet.json"
+    vendor_key = SigningKey.generate()
+    agreement = make_agreement(vendor_key=vendor_key)
+    keys = IntentKeys.generate()
+    wallet = Wallet(wallet_path)
+    wallet.add_keys(agreement.intent.intent_id, keys)
+    wallet.add_receipt(Receipt.of(agreement))
+    History(history_path_for(wallet_path)).add(agreement.intent)
+    end = agreement_retention_end(agreement)
+    assert end is not None, "SD-BASE and P2B1 both set an end"
+    async with serving(unreachable_kafka(), wallet_path) as server, signed_in(server) as http:
+        [running] = await (await http.get(server.origin + "/api/intents")).json()
+        kept = await http.post(
+            f"{server.origin}/api/intents/{agreement.intent.intent_id}/keep", json={"keep": True}
+        )
+        assert (await kept.json())["keys"] == {"held": True, "keep": True, "dropped": None}
+        attestation = sign_model(
+            RetentionAttestation(
+                agreement_id=agreement.agreement_id, intent_id=agreement.intent.intent_id,
+                vendor_id="acme-bikes", retention_end=end, deleted_at=utcnow(),
+            ),
+            vendor_key,
+        )  # fmt: skip
+        Wallet(wallet_path).add_attestation(
+            attestation, agreement_id=agreement.agreement_id, entry_id="ab" * 32
+        )
+        server.session.wallet = Wallet(wallet_path)  # as the log sync leaves it
+        [attested] = await (await http.get(server.origin + "/api/intents")).json()
+    retention = running["agreement"]["retention"]
+    assert retention["end"] == format_utc(end) and retention["state"] == "running"
+    assert "not a proof of deletion" in retention["note"]
+    after = attested["agreement"]["retention"]
+    assert after["state"] == "attested" and after["attested"]
+    assert after["attestation"]["vendor_id"] == "acme-bikes"
+    assert after["attestation"]["statement"] == attestation.statement
 
 
 async def test_verify_offline_says_valid_and_names_what_breaks(tmp_path: Path) -> None:
