@@ -4,8 +4,9 @@ Everything a vendor author or a customer-client user needs is importable from he
 contract's models included; the submodules are internals and may change.
 
 Vendor authors: `Vendor`, its handler types, `OfferDraft`, the contract models a handler
-sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`, `RetentionAttestation`), `SigningKey`,
-the term `ROSTER`, `minor_units` for prices, and the transports (`KafkaTransport`,
+sees (`Intent`, `OfferFeedback`, `Agreement`, `Offer`, `RetentionAttestation`,
+`ReceivedDisclosure` with its `DisclosedFields`), `SigningKey` and `SealingKey`, the term
+`ROSTER`, `minor_units` for prices, and the transports (`KafkaTransport`,
 `InMemoryTransport` for unit tests). Customers: `CustomerClient`, `IntentHandle`, `Receipt`,
 `Wallet`, `IntentKeys`, and what they see of retention (`AgreementRetention`,
 `RetentionState`, `DroppedKeys`).
@@ -19,11 +20,13 @@ from intentcast.agents.declaration import (
     IntentHandler,
     RetentionHandler,
 )
+from intentcast.agents.disclosures import DisclosureHandler, ReceivedDisclosure
 from intentcast.agents.drafts import OfferDraft, build_offer, offer_id_for
 from intentcast.agents.errors import (
     AgreementError,
     BadAgreementError,
     ClientError,
+    DisclosureError,
     IntentRejectedError,
     KafkaUnavailableError,
     NotHandledError,
@@ -46,7 +49,8 @@ from intentcast.agents.vendor import Vendor
 from intentcast.agents.vendor_runtime import VendorRuntime, VendorStats
 from intentcast.agents.wallet import IntentKeys, Wallet, default_wallet_path
 from intentcast.schemas.agreement import Agreement
-from intentcast.schemas.crypto import SigningKey
+from intentcast.schemas.crypto import SealingKey, SigningKey
+from intentcast.schemas.disclosure import DisclosedFields, Disclosure, PostalAddress
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.iso import minor_units
@@ -65,6 +69,10 @@ __all__ = [
     "ClientError",
     "ClientSettings",
     "CustomerClient",
+    "DisclosedFields",
+    "Disclosure",
+    "DisclosureError",
+    "DisclosureHandler",
     "DroppedKeys",
     "FeedbackHandler",
     "InMemoryTransport",
@@ -79,13 +87,16 @@ __all__ = [
     "Offer",
     "OfferDraft",
     "OfferFeedback",
+    "PostalAddress",
     "PublishError",
     "Receipt",
+    "ReceivedDisclosure",
     "RegistrationError",
     "ReplyTimeoutError",
     "RetentionAttestation",
     "RetentionHandler",
     "RetentionState",
+    "SealingKey",
     "SettingsError",
     "SigningKey",
     "TopicMissingError",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from intentcast.agents.disclosures import build_disclosure, vendor_sealing_key
 from intentcast.agents.errors import ClientError, WalletError
 from intentcast.agents.intent_handle import IntentHandle
 from intentcast.agents.intents import DEFAULT_TERMS, build_intent
@@ -21,6 +24,7 @@ from intentcast.agents.kafka import (
     partition_count,
     random_client_id,
 )
+from intentcast.agents.lookup import latest_for_key
 from intentcast.agents.partitions import partition_for
 from intentcast.agents.receipts import Receipt
 from intentcast.agents.replies import REPLY_TOPICS
@@ -28,8 +32,13 @@ from intentcast.agents.retention_status import AgreementRetention, DroppedKeys
 from intentcast.agents.retention_sync import sync_from_log
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.wallet import IntentKeys, Wallet
+from intentcast.schemas.agreement import Agreement
+from intentcast.schemas.canonical import decode
+from intentcast.schemas.disclosure import Disclosure
+from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.intent import Intent
-from intentcast.schemas.topics import OFFERS_DELIVERED
+from intentcast.schemas.offer import VendorProfile
+from intentcast.schemas.topics import OFFERS_DELIVERED, VENDOR_REGISTRY
 
 __all__ = ["DEFAULT_TERMS", "CustomerClient"]
 
@@ -166,6 +175,62 @@ class CustomerClient:
                 OFFERS_DELIVERED, count, self.settings.partitions,
             )  # fmt: skip
         return partition_for(intent_id, count)
+
+    async def disclose(
+        self,
+        agreement: Agreement | Receipt,
+        fields: Mapping[str, Any],
+        *,
+        keys: IntentKeys | None = None,
+        timeout: float = 30.0,
+    ) -> Disclosure:
+        """Disclose ``fields`` to the vendor of ``agreement`` only; return the disclosure sent.
+
+        ``fields`` holds any of ``name``, ``delivery_address`` (``lines``, ``city``,
+        ``postal_code``, ``region``, ``country``), ``email``, ``phone`` and ``note``. They
+        are sealed to the key in the vendor's registered profile (which must be signed by the
+        key the agreement records) and signed with the intent's key: from ``keys``, an open
+        handle of this client, or the wallet. Returns once the processors delivered it and
+        chained its record (hash and field names) into the agreement log; raises
+        :class:`DisclosureError` when they refuse it, ``SchemaError`` for an invalid field.
+        """
+        if isinstance(agreement, Receipt):
+            agreement = agreement.agreement
+        intent = agreement.intent
+        keys = keys or self._keys_of(intent.intent_id)
+        raw = await latest_for_key(self.settings, VENDOR_REGISTRY, agreement.offer.vendor_id)
+        try:
+            profile = None if raw is None else decode(VendorProfile, raw)
+        except SchemaError:
+            profile = None
+        disclosure = build_disclosure(
+            agreement, fields, key=keys.signing,
+            vendor_sealing_key=vendor_sealing_key(profile, agreement),
+        )  # fmt: skip
+        handle = next((h for h in self._handles if h.intent_id == intent.intent_id), None)
+        if handle is not None:
+            await handle.submit_disclosure(disclosure, timeout)
+        else:
+            handle = await self._open(intent, keys)
+            try:
+                await handle.resume()
+                await handle.submit_disclosure(disclosure, timeout)
+            finally:
+                await handle.close()
+        if self.wallet is not None:
+            self.wallet.add_disclosure(disclosure, dict(fields))
+        return disclosure
+
+    def _keys_of(self, intent_id: str) -> IntentKeys:
+        for handle in self._handles:
+            if handle.intent_id == intent_id:
+                return handle.keys
+        keys = None if self.wallet is None else self.wallet.keys(intent_id)
+        if keys is None:
+            raise ClientError(
+                f"no keys for intent {intent_id}: disclose from the wallet that published it"
+            )
+        return keys
 
     def _keep_receipt(self, receipt: Receipt) -> None:
         self.receipts.append(receipt)

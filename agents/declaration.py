@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from intentcast.agents.disclosures import DisclosureHandler, sealing_key_for
 from intentcast.agents.drafts import OfferDraft
 from intentcast.agents.errors import VendorConfigError
 from intentcast.agents.settings import ClientSettings
 from intentcast.schemas.agreement import Agreement
-from intentcast.schemas.crypto import SigningKey, sign_model
+from intentcast.schemas.crypto import SealingKey, SigningKey, sign_model
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
@@ -31,12 +32,14 @@ from intentcast.schemas.topics import (
     VENDOR_TOPIC_PREFIX,
     market_topic,
     vendor_agreements_topic,
+    vendor_disclosures_topic,
     vendor_feedback_topic,
     vendor_profile_topic,
 )
 
 __all__ = [
     "AgreementHandler",
+    "DisclosureHandler",
     "FeedbackHandler",
     "IntentHandler",
     "RetentionHandler",
@@ -52,6 +55,7 @@ IH = TypeVar("IH", bound=IntentHandler)
 FH = TypeVar("FH", bound=FeedbackHandler)
 AH = TypeVar("AH", bound=AgreementHandler)
 RH = TypeVar("RH", bound=RetentionHandler)
+DH = TypeVar("DH", bound=DisclosureHandler)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class VendorDeclaration:
     """A vendor's identity, markets, accepted terms and handlers, checked when declared.
 
     ``settings`` names the Kafka cluster to serve on (None: the ``INTENTCAST_*`` environment).
+    ``sealing_key`` is the X25519 key customers seal disclosures to; by default it is derived
+    from ``key`` (`agents.disclosures.sealing_key_for`), so one secret keeps both.
 
     Instances with the same ``vendor_id`` share one consumer group and so split the markets'
     partitions (unless ``instances_share_load`` is False).
@@ -91,6 +97,7 @@ class VendorDeclaration:
         key: SigningKey,
         markets: Iterable[str],
         accepts: Iterable[str],
+        sealing_key: SealingKey | None = None,
         display_name: str | None = None,
         settings: ClientSettings | None = None,
         instances_share_load: bool = True,
@@ -101,12 +108,15 @@ class VendorDeclaration:
     ) -> None:
         if not isinstance(key, SigningKey):
             raise VendorConfigError("key must be a schemas.crypto.SigningKey")
+        if sealing_key is not None and not isinstance(sealing_key, SealingKey):
+            raise VendorConfigError("sealing_key must be a schemas.crypto.SealingKey")
         if max_in_flight < 1 or dedupe_size < 1:
             raise VendorConfigError("max_in_flight and dedupe_size must be at least 1")
         if delete_ahead < timedelta(0) or retention_retry <= timedelta(0):
             raise VendorConfigError("delete_ahead must be >= 0 and retention_retry > 0")
         self.vendor_id = vendor_id
         self.key = key
+        self.sealing_key = sealing_key or sealing_key_for(key)
         self.markets = tuple(markets)
         self.accepts = self._term_refs(accepts)
         self.display_name = display_name or vendor_id
@@ -121,10 +131,12 @@ class VendorDeclaration:
         self.feedback_handler: FeedbackHandler | None = None
         self.agreement_handler: AgreementHandler | None = None
         self.retention_handler: RetentionHandler | None = None
+        self.disclosure_handler: DisclosureHandler | None = None
         try:
             self.topics_for_markets = {market_topic(m): m for m in self.markets}
             self.feedback_topic = vendor_feedback_topic(vendor_id)
             self.agreements_topic = vendor_agreements_topic(vendor_id)
+            self.disclosures_topic = vendor_disclosures_topic(vendor_id)
             self.profile_topic = vendor_profile_topic(vendor_id)
             self.profile()  # every field valid (display name, markets...) or fail now
         except SchemaError as exc:
@@ -200,6 +212,20 @@ class VendorDeclaration:
         self.retention_handler = fn
         return fn
 
+    def on_disclosure(self, fn: DH) -> DH:
+        """Register an ``async`` handler for what customers disclose to this vendor.
+
+        It receives a :class:`~agents.disclosures.ReceivedDisclosure`: opened with this
+        vendor's sealing key, checked against the agreement it is bound to and signed by that
+        agreement's intent key. Its values are personal data: keep them only as long as the
+        agreement's terms allow, and never log them.
+        """
+        _require_async(fn, "disclosure")
+        if self.disclosure_handler is not None:
+            raise VendorConfigError("a disclosure handler is already registered")
+        self.disclosure_handler = fn
+        return fn
+
     def intent_handler(self, market: str) -> IntentHandler | None:
         """The handler registered for ``market``, if any."""
         return self._intent_handlers.get(market)
@@ -212,8 +238,11 @@ class VendorDeclaration:
         return f"{VENDOR_TOPIC_PREFIX}{self.vendor_id}"
 
     def subscription(self) -> Subscription:
-        """Market topics plus the vendor's private feedback and agreements topics."""
-        topics = (*self.topics_for_markets, self.feedback_topic, self.agreements_topic)
+        """Market topics plus the vendor's private feedback, agreements and disclosures."""
+        topics = (
+            *self.topics_for_markets, self.feedback_topic, self.agreements_topic,
+            self.disclosures_topic,
+        )  # fmt: skip
         return Subscription(self.group_id, topics, self.instances_share_load)
 
     def profile(self, now: datetime | None = None) -> VendorProfile:
@@ -223,6 +252,7 @@ class VendorDeclaration:
                 vendor_id=self.vendor_id,
                 display_name=self.display_name,
                 signing_key=self.key.public_key,
+                sealing_key=self.sealing_key.public_key,
                 markets=self.markets,
                 accepts=self.accepts,
                 updated_at=now or utcnow(),

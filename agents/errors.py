@@ -12,6 +12,7 @@
         ├── IntentRejectedError     intake refused the intent (``reason``, ``detail``)
         ├── AgreementError          an acceptance ended without an agreement (``status``...)
         ├── BadAgreementError       an agreement record arrived but does not verify
+        ├── DisclosureError         the processors refused a disclosure (``reason``, ``detail``)
         ├── WalletError             the wallet file is unsafe, corrupt or unwritable
         ├── VendorConfigError       a vendor was declared wrongly (found at declaration time)
         ├── RegistrationError       a vendor could not learn whether the processors listed it
@@ -30,6 +31,7 @@ __all__ = [
     "AgreementError",
     "BadAgreementError",
     "ClientError",
+    "DisclosureError",
     "IntentRejectedError",
     "KafkaUnavailableError",
     "NotHandledError",
@@ -106,6 +108,17 @@ class AgreementError(ClientError):
 
 class BadAgreementError(ClientError):
     """The agreement record does not verify or does not match what we accepted: keep no receipt."""
+
+
+class DisclosureError(ClientError):
+    """The processors refused a disclosure; nothing of it reached the vendor."""
+
+    def __init__(self, disclosure_id: str, reason: ReasonCode | None, detail: str) -> None:
+        code = reason.value if reason is not None else "unknown"
+        super().__init__(f"disclosure {disclosure_id} refused: {code}: {detail}".rstrip(": "))
+        self.disclosure_id = disclosure_id
+        self.reason = reason
+        self.detail = detail
 
 
 class WalletError(ClientError):

@@ -14,6 +14,7 @@ from intentcast.agents.errors import (
     AgreementError,
     BadAgreementError,
     ClientError,
+    DisclosureError,
     IntentRejectedError,
     ReplyTimeoutError,
 )
@@ -24,12 +25,13 @@ from intentcast.agents.wallet import IntentKeys
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import content_hash, encode
 from intentcast.schemas.crypto import sign_model
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import IntentStatus, StatusKind
 from intentcast.schemas.intent import Cancel, Intent
 from intentcast.schemas.offer import Acceptance, Offer
 from intentcast.schemas.timeutil import utcnow
-from intentcast.schemas.topics import ACCEPTANCES, CANCELS, INTENTS_SUBMITTED
+from intentcast.schemas.topics import ACCEPTANCES, CANCELS, DISCLOSURES, INTENTS_SUBMITTED
 
 __all__ = ["IntentHandle"]
 
@@ -209,6 +211,43 @@ class IntentHandle:
             raise BadAgreementError("the agreement records a different offer")
         if agreement.acceptance.offer_hash != acceptance.offer_hash:
             raise BadAgreementError("the agreement records a different acceptance")
+
+    async def resume(self) -> None:
+        """Read the replies of an intent sent earlier (by another process), from now on."""
+        if self._submitted:
+            raise ClientError(f"intent {self.intent_id} is already being read")
+        self._submitted = True
+        await self._replies.start_at_end(self.partition)
+
+    async def submit_disclosure(self, disclosure: Disclosure, timeout: float = 30.0) -> None:
+        """Send a signed, sealed disclosure and wait until the processors delivered it.
+
+        Built by :meth:`agents.customer.CustomerClient.disclose`, which finds the vendor's
+        sealing key. Raises :class:`DisclosureError` when it is refused.
+        """
+        if disclosure.intent_id != self.intent_id:
+            raise ClientError("the disclosure is for another intent")
+        if not self._submitted:
+            raise ClientError("the intent was not submitted or resumed by this handle")
+        mark = len(self._replies.statuses)
+        await send(self._producer, DISCLOSURES, self.intent_id, encode(disclosure))
+
+        def outcome() -> IntentStatus | None:
+            for status in self._replies.statuses[mark:]:
+                if status.disclosure_id == disclosure.disclosure_id:
+                    return status
+                if status.status is StatusKind.REJECTED and status.detail.startswith(
+                    "disclosure: "
+                ):
+                    return status
+            return None
+
+        if not await self._replies.wait_until(lambda: outcome() is not None, timeout):
+            raise ReplyTimeoutError("disclosure status", timeout)
+        status = outcome()
+        if status is not None and status.status is StatusKind.REJECTED:
+            detail = status.detail.removeprefix("disclosure: ")
+            raise DisclosureError(disclosure.disclosure_id, status.reason, detail)
 
     async def cancel(self, timeout: float | None = None) -> None:
         """Withdraw the intent (signed with its key); with ``timeout``, wait for ``cancelled``."""

@@ -31,6 +31,7 @@ from intentcast.agents.kafka import (
     random_client_id,
     send,
 )
+from intentcast.agents.lookup import latest_for_key
 from intentcast.agents.settings import ClientSettings
 from intentcast.agents.topic_history import read_to_end
 from intentcast.agents.transport import Outgoing, RecordsHandler
@@ -211,6 +212,10 @@ class KafkaTransport:
         if self._consumer is None:
             return frozenset()
         return frozenset((tp.topic, tp.partition) for tp in self._consumer.assignment())
+
+    async def latest(self, topic: str, key: str) -> bytes | None:
+        """The last record keyed ``key`` on ``topic``, read from its partition with no group."""
+        return await latest_for_key(self._settings, topic, key)
 
     async def close(self) -> None:
         """Leave the group at once (others take over), then flush and stop the producer."""

@@ -26,6 +26,7 @@ from intentcast.agents.wallet import IntentKeys
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.crypto import verify_model
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
 from intentcast.schemas.offer import Offer, VendorProfile
@@ -35,6 +36,7 @@ from intentcast.schemas.topics import (
     OFFERS_SUBMITTED,
     market_topic,
     vendor_agreements_topic,
+    vendor_disclosures_topic,
     vendor_feedback_topic,
     vendor_profile_topic,
 )
@@ -61,8 +63,8 @@ class MemoryRecord:
 class InMemoryTransport:
     """Topics as lists in memory; serve one vendor on it, then send it intents and read offers.
 
-    ``send_intent``, ``send_feedback`` and ``send_agreement`` return once the vendor handled
-    and committed the record, so a test can assert right after them.
+    ``send_intent``, ``send_feedback``, ``send_agreement`` and ``send_disclosure`` return once
+    the vendor handled and committed the record, so a test can assert right after them.
     """
 
     def __init__(self) -> None:
@@ -139,6 +141,12 @@ class InMemoryTransport:
         topics = self._subscription.topics if self._subscription is not None else ()
         return frozenset((topic, 0) for topic in topics)
 
+    async def latest(self, topic: str, key: str) -> bytes | None:
+        """The last record keyed ``key`` on ``topic``."""
+        wanted = key.encode("utf-8")
+        values = [record.value for record in self.topics[topic] if record.key == wanted]
+        return values[-1] if values else None
+
     async def close(self) -> None:
         """Forget the subscription; the topics and what was registered stay readable."""
         self._subscription = None
@@ -199,6 +207,15 @@ class InMemoryTransport:
     def attestations(self) -> list[RetentionAttestation]:
         """Every deletion attestation sent so far, verified against its vendor's key."""
         return self._signed(ATTESTATIONS, RetentionAttestation)
+
+    async def send_disclosure(
+        self, disclosure: Disclosure, timeout: float = HANDLED_TIMEOUT_S
+    ) -> None:
+        """Put ``disclosure`` on its vendor's disclosures topic (as the processors deliver it,
+        once checked) and wait until the vendor handled it."""
+        topic = vendor_disclosures_topic(disclosure.vendor_id)
+        key = disclosure.intent_id.encode("ascii")
+        await self.handled(self.publish(topic, key, encode(disclosure)), timeout)
 
     def offers(self) -> list[Offer]:
         """Every offer sent so far, decoded and verified against its vendor's registered key."""

@@ -74,6 +74,11 @@ class VendorTransport(Protocol):
         """(topic, partition) pairs this instance consumes right now."""
         ...
 
+    async def latest(self, topic: str, key: str) -> bytes | None:
+        """The value of the last record keyed ``key`` on one of the vendor's own topics (an
+        agreement a disclosure names, when it was read before a restart), or None."""
+        ...
+
     async def close(self) -> None:
         """Leave the group and release the connections; safe to call more than once."""
         ...

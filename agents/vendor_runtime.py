@@ -17,12 +17,14 @@ from typing import TypeVar
 
 from intentcast.agents.declaration import VendorDeclaration
 from intentcast.agents.dedupe import RecentIds
+from intentcast.agents.disclosures import open_received
 from intentcast.agents.drafts import build_offer, offer_id_for
 from intentcast.agents.errors import VendorConfigError
 from intentcast.agents.transport import Outgoing, Received, VendorTransport
 from intentcast.agents.vendor_retention import RetentionKeeper
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import OfferFeedback
 from intentcast.schemas.intent import Intent
@@ -34,7 +36,7 @@ __all__ = ["VendorRuntime", "VendorStats"]
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", Intent, OfferFeedback, Agreement)
+M = TypeVar("M", Intent, OfferFeedback, Agreement, Disclosure)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class VendorStats:
     handler_errors: int = 0
     feedback_received: int = 0
     agreements_received: int = 0
+    disclosures_received: int = 0
 
 
 class VendorRuntime:
@@ -75,6 +78,9 @@ class VendorRuntime:
         self.retention = RetentionKeeper(vendor, transport, clock)
         """Each agreement's retention end, the ``@on_retention_end`` calls and attestations."""
         self._recent = RecentIds(vendor.dedupe_size)
+        self._disclosed = RecentIds(vendor.dedupe_size)
+        # agreements read lately, by agreement id: what a disclosure is checked against
+        self._agreements: dict[str, Agreement] = {}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -207,6 +213,7 @@ class VendorRuntime:
             return
         self.stats.agreements_received += 1
         self.retention.track(agreement)
+        self._remember(agreement)
         handler = self.vendor.agreement_handler
         if handler is not None:
             try:
@@ -214,6 +221,64 @@ class VendorRuntime:
             except Exception:
                 self.stats.handler_errors += 1
                 log.exception("agreement %s: the handler failed", agreement.agreement_id)
+
+    def _remember(self, agreement: Agreement) -> None:
+        self._agreements[agreement.agreement_id] = agreement
+        while len(self._agreements) > self.vendor.dedupe_size:
+            del self._agreements[next(iter(self._agreements))]
+
+    async def _agreement_for(self, disclosure: Disclosure) -> Agreement | None:
+        """The agreement a disclosure names: read lately, or found again on our own topic."""
+        known = self._agreements.get(disclosure.agreement_id)
+        if known is not None:
+            return known
+        raw = await self.transport.latest(self.vendor.agreements_topic, disclosure.intent_id)
+        if raw is None:
+            return None
+        try:
+            agreement = decode(Agreement, raw)
+            agreement.verify()
+        except SchemaError:
+            return None
+        if agreement.vendor_key != self.vendor.key.public_key:
+            return None
+        self._remember(agreement)
+        return agreement
+
+    async def handle_disclosure(self, disclosure: Disclosure) -> None:
+        """Open a disclosure, check it against its agreement, then pass it to the handler.
+
+        Only field names are ever logged: the values are the customer's personal data.
+        """
+        vendor, stats = self.vendor, self.stats
+        if disclosure.disclosure_id in self._disclosed:
+            stats.duplicates += 1
+            return
+        agreement = await self._agreement_for(disclosure)
+        try:
+            if agreement is None:
+                raise VendorConfigError(f"no agreement {disclosure.agreement_id} of ours")
+            received = open_received(
+                disclosure, agreement, vendor_id=vendor.vendor_id, sealing=vendor.sealing_key
+            )
+        except (SchemaError, VendorConfigError) as exc:
+            stats.invalid += 1
+            log.warning("disclosure %s skipped: %s", disclosure.disclosure_id, exc)
+            return
+        self._disclosed.seen(disclosure.disclosure_id)
+        stats.disclosures_received += 1
+        handler = vendor.disclosure_handler
+        if handler is None:
+            log.warning(
+                "disclosure %s (%s) for agreement %s: no @vendor.on_disclosure handler",
+                disclosure.disclosure_id, ", ".join(received.names), disclosure.agreement_id,
+            )  # fmt: skip
+            return
+        try:
+            await handler(received)
+        except Exception:
+            stats.handler_errors += 1
+            log.exception("disclosure %s: the handler failed", disclosure.disclosure_id)
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -233,6 +298,10 @@ class VendorRuntime:
                 agreement = self._decode(Agreement, record)
                 if agreement is not None:
                     await self.handle_agreement(agreement)
+            elif record.topic == vendor.disclosures_topic:
+                disclosure = self._decode(Disclosure, record)
+                if disclosure is not None:
+                    await self.handle_disclosure(disclosure)
         offers = await self._answer(intents)
         if offers:
             await self.transport.send(

@@ -29,6 +29,7 @@ from intentcast.agents.retention_status import (
 )
 from intentcast.schemas.canonical import canonical_bytes, decode
 from intentcast.schemas.crypto import SealingKey, SigningKey
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
 from intentcast.schemas.timeutil import format_utc, parse_utc, utcnow
@@ -141,7 +142,7 @@ class Wallet:
         self.path = Path(path).expanduser()
         self._data: dict[str, Any] = {
             "version": WALLET_VERSION, "intents": {}, "receipts": {}, "attestations": {},
-            "dropped": {},
+            "dropped": {}, "disclosures": {},
         }  # fmt: skip
         self._load()
 
@@ -155,6 +156,7 @@ class Wallet:
         data.setdefault("receipts", {})
         data.setdefault("attestations", {})
         data.setdefault("dropped", {})
+        data.setdefault("disclosures", {})
         self._data = data
 
     def _save(self) -> None:
@@ -306,6 +308,22 @@ class Wallet:
         """One receipt exactly as stored (not yet verified), so a check can report its flaws."""
         stored = self._data["receipts"].get(agreement_id)
         return dict(stored) if isinstance(stored, dict) else None
+
+    def add_disclosure(self, disclosure: Disclosure, values: dict[str, Any]) -> None:
+        """Keep a disclosure as sent, and what it disclosed: the customer's own record of
+        which vendor was told what (the sealed copy only that vendor can open)."""
+        self._data["disclosures"][disclosure.disclosure_id] = {
+            "intent_id": disclosure.intent_id,
+            "agreement_id": disclosure.agreement_id,
+            "vendor_id": disclosure.vendor_id,
+            "disclosure": canonical_bytes(disclosure).decode("utf-8"),
+            "values": values,
+        }
+        self._save()
+
+    def disclosures(self) -> list[dict[str, Any]]:
+        """Every disclosure kept, oldest first, as stored by :meth:`add_disclosure`."""
+        return list(self._data["disclosures"].values())
 
     def receipts(self) -> list[Receipt]:
         """Every stored receipt, each agreement re-verified on the way out."""

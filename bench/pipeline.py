@@ -22,13 +22,14 @@ from intentcast.bench.vendors_proc import MARKETS
 from intentcast.broker.metrics import Histogram
 from intentcast.schemas import (
     ACCEPTANCES,
+    AGREEMENT_ENTRY,
     AGREEMENTS,
     INTENTS_SUBMITTED,
     OFFERS_DELIVERED,
     Acceptance,
-    Agreement,
     DeliveredOffer,
     Intent,
+    LogEntry,
     Offer,
     Place,
     Want,
@@ -163,7 +164,9 @@ async def run_load(
                         if len(p.offers) == vendors:
                             await accept(p)
                     elif p.accepted:
-                        decode(Agreement, record.value or b"")
+                        # the customer opens its own sealed copy, as a real one does
+                        entry = decode(LogEntry, record.value or b"")
+                        entry.open(AGREEMENT_ENTRY, p.keys.sealing)
                         agreement_h.record((now - p.accepted) * 1000)
                         agreements += 1
                         second[1] += 1

@@ -1,19 +1,33 @@
-"""Replay the agreement log and check every link: ids, both signatures, chain order, uniqueness.
+"""Replay the agreement log and check every link; open and verify what the caller's keys open.
 
-Anyone with read access to the log (customer, vendor, auditor) can run this offline: it needs
-no processor state, only the records and the public keys they carry.
+Anyone with read access to the log (customer, vendor, auditor) can check the chain offline with
+no key: order, ids, no gap, no edit, one agreement per intent. A reader holding a key the
+entries are sealed to (the processors', the auditor's, a customer's intent key) also opens
+those entries and checks their content against the chain: the content hash, the binding to the
+link and, for an agreement, both signatures and every term.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
 from intentcast.broker.kafka_meta import topic_partitions
+from intentcast.broker.partition_reader import read_partition
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode
+from intentcast.schemas import AGREEMENTS, Agreement, SchemaError, decode
+from intentcast.schemas.crypto import SealingKey
+from intentcast.schemas.log import (
+    AGREEMENT_ENTRY,
+    ENTRY_KINDS,
+    ChainCheck,
+    EntryType,
+    LogEntry,
+    locate,
+)
 
 
 @dataclass(frozen=True)
@@ -23,9 +37,28 @@ class Break:
     problem: str
 
 
+@dataclass(frozen=True)
+class LogKeys:
+    """The keys a reader opens entries with: its own (processors', auditor's), and per
+    intent (a customer's wallet) when it has them."""
+
+    keys: tuple[SealingKey, ...] = ()
+    per_intent: Callable[[str], SealingKey | None] | None = None
+
+    def opener(self, entry: LogEntry) -> SealingKey | None:
+        """A key this entry is sealed to, if the reader holds one."""
+        candidates = list(self.keys)
+        if self.per_intent is not None:
+            own = self.per_intent(entry.intent_id)
+            candidates += [own] if own is not None else []
+        return next((k for k in candidates if entry.sealed_to(k.public_key) is not None), None)
+
+
 @dataclass
 class AuditResult:
-    verified: int = 0
+    verified: int = 0  # entries whose link checked (and content, when opened)
+    agreements: int = 0  # agreement entries among them
+    opened: int = 0  # entries opened with a key and their content verified
     per_partition: dict[int, int] = field(default_factory=dict)
     breaks: list[Break] = field(default_factory=list)
 
@@ -34,45 +67,49 @@ class AuditResult:
         return not self.breaks
 
     @property
+    def sealed(self) -> int:
+        """Entries the caller's keys could not open (their chain was still checked)."""
+        return self.verified - self.opened
+
+    @property
     def first_break(self) -> Break | None:
         return min(self.breaks, key=lambda b: (b.offset, b.partition), default=None)
 
 
-@dataclass
-class _Chain:
-    seq: int = -1
-    head: str = GENESIS_HASH
-    intact: bool = True
-
-
 def check_record(
-    agreement_bytes: bytes | None, partition: int, chain: _Chain, seen_intents: dict[str, str]
-) -> tuple[Agreement | None, str | None]:
-    """Check one record against its chain; return (agreement, problem or None)."""
+    value: bytes | None,
+    chain: ChainCheck,
+    agreed: dict[str, str],
+    keys: LogKeys,
+) -> tuple[LogEntry | None, bool, str | None]:
+    """Check one record against its chain: (entry, opened, problem or None)."""
     try:
-        agreement = decode(Agreement, agreement_bytes or b"")
+        entry = decode(LogEntry, value or b"")
     except SchemaError as exc:
-        return None, f"not a valid agreement ({exc})"
+        return None, False, f"not a valid log entry ({exc})"
+    if not chain.add(entry):
+        return entry, False, chain.problem
+    if entry.entry_type is EntryType.AGREEMENT and entry.intent_id in agreed:
+        return entry, False, f"second agreement for intent {entry.intent_id[:12]}"
+    key = keys.opener(entry)
+    if key is None:
+        return entry, False, None
     try:
-        agreement.verify()
+        content = entry.open(ENTRY_KINDS[entry.entry_type], key)
+        if isinstance(content, Agreement):
+            content.verify()
     except SchemaError as exc:
-        return agreement, f"agreement {agreement.agreement_id[:12]} does not verify: {exc}"
-    if agreement.partition != partition:
-        return agreement, f"record says partition {agreement.partition}"
-    if agreement.seq != chain.seq + 1:
-        return agreement, f"seq {agreement.seq} follows seq {chain.seq}"
-    if agreement.prev_hash != chain.head:
-        return agreement, "prev_hash does not match the previous agreement (chain broken)"
-    intent_id = agreement.intent.intent_id
-    if intent_id in seen_intents:
-        return agreement, f"second agreement for intent {intent_id[:12]}"
-    return agreement, None
+        return entry, False, f"entry {entry.entry_id[:12]} content does not verify: {exc}"
+    return entry, True, None
 
 
 async def iter_log(
-    settings: BrokerSettings, on_progress: Callable[[int, int], None] | None = None
+    settings: BrokerSettings,
+    on_progress: Callable[[int, int], None] | None = None,
+    topic: str = AGREEMENTS,
 ) -> AsyncIterator[tuple[int, int, bytes | None]]:
-    """Yield (partition, offset, value) of every record up to the end as of the call."""
+    """Yield (partition, offset, value) of every record up to the end as of the call (of
+    ``topic``: a copy of the log can be checked the same way)."""
     consumer = AIOKafkaConsumer(
         **settings.kafka_kwargs(),
         enable_auto_commit=False,
@@ -80,7 +117,7 @@ async def iter_log(
         client_id="intentcast-audit",
     )
     tps = sorted(
-        await topic_partitions(settings.kafka_kwargs(), [AGREEMENTS], wait_s=5.0, missing_ok=True)
+        await topic_partitions(settings.kafka_kwargs(), [topic], wait_s=5.0, missing_ok=True)
     )
     if not tps:
         return
@@ -108,39 +145,108 @@ async def iter_log(
 
 
 async def verify_log(
-    settings: BrokerSettings, on_progress: Callable[[int, int], None] | None = None
+    settings: BrokerSettings,
+    on_progress: Callable[[int, int], None] | None = None,
+    keys: LogKeys | None = None,
+    topic: str = AGREEMENTS,
 ) -> AuditResult:
-    """Read every partition from its start to the current end and verify it."""
+    """Read every partition from its start to the current end and verify it: the chain for
+    anyone, and the content of every entry ``keys`` open."""
+    keys = keys if keys is not None else LogKeys()
     result = AuditResult()
-    chains: dict[int, _Chain] = {}
-    seen: dict[str, str] = {}
-    async for partition, offset, value in iter_log(settings, on_progress):
-        chain = chains.setdefault(partition, _Chain())
+    chains: dict[int, ChainCheck] = {}
+    agreed: dict[str, str] = {}
+    async for partition, offset, value in iter_log(settings, on_progress, topic):
+        chain = chains.setdefault(partition, ChainCheck(partition))
         if not chain.intact:
             continue  # report the first break of a partition only
-        agreement, problem = check_record(value, partition, chain, seen)
+        entry, opened, problem = check_record(value, chain, agreed, keys)
         if problem is not None:
-            chain.intact = False
+            chain.problem = problem
             result.breaks.append(Break(partition, offset, problem))
             continue
-        assert agreement is not None
-        chain.seq, chain.head = agreement.seq, agreement.agreement_id
-        seen[agreement.intent.intent_id] = agreement.agreement_id
+        assert entry is not None
+        if entry.entry_type is EntryType.AGREEMENT:
+            agreed[entry.intent_id] = entry.content_hash
+            result.agreements += 1
         result.verified += 1
+        result.opened += opened
         result.per_partition[partition] = result.per_partition.get(partition, 0) + 1
     return result
 
 
-async def find_agreement(settings: BrokerSettings, agreement_id: str) -> Agreement | None:
-    """Scan the log for one agreement by id (or unique id prefix)."""
-    found: Agreement | None = None
+async def find_entry(settings: BrokerSettings, agreement_id: str) -> LogEntry | None:
+    """The agreement entry whose content hash (the agreement id) is or starts with
+    ``agreement_id``: found with no key, since the hash is public."""
+    found: LogEntry | None = None
     async for _, _, value in iter_log(settings):
         if found is not None:
             continue  # drain, so the generator closes its consumer normally
-        try:
-            agreement = decode(Agreement, value or b"")
-        except SchemaError:
-            continue
-        if agreement.agreement_id.startswith(agreement_id):
-            found = agreement
+        entry = decode_or_none(value)
+        if (
+            entry is not None
+            and entry.entry_type is EntryType.AGREEMENT
+            and entry.content_hash.startswith(agreement_id)
+        ):
+            found = entry
     return found
+
+
+async def find_agreement(
+    settings: BrokerSettings, agreement_id: str, keys: LogKeys
+) -> tuple[LogEntry | None, Agreement | None]:
+    """The agreement entry for ``agreement_id`` (or a unique prefix) and, when ``keys`` open
+    it, the agreement itself, checked against the entry."""
+    entry = await find_entry(settings, agreement_id)
+    key = keys.opener(entry) if entry is not None else None
+    if entry is None or key is None:
+        return entry, None
+    return entry, entry.open(AGREEMENT_ENTRY, key)
+
+
+@dataclass(frozen=True)
+class KeptCheck:
+    """A party's own agreement (the customer's receipt, the vendor's clear copy) against the
+    log: the entry that records it and the chain up to it, or what is wrong."""
+
+    entry: LogEntry | None
+    chained: int
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def verify_kept(settings: BrokerSettings, agreement: Agreement) -> KeptCheck:
+    """Check a kept agreement on its own (ids, signatures, terms), then find its entry in its
+    partition of the log by its hash and check the chain from the first entry up to it."""
+    try:
+        agreement.verify()
+    except SchemaError as exc:
+        return KeptCheck(None, 0, f"the kept agreement does not verify: {exc}")
+    records = read_partition(
+        settings, AGREEMENTS, agreement.partition, client_id="intentcast-audit-kept"
+    )
+    values: list[bytes | None] = []
+    async with aclosing(records):
+        async for record in records:
+            values.append(record.value)
+    entries = (decode_or_none(value) for value in values)
+    entry, chain = locate(agreement.partition, entries, agreement.agreement_id)
+    problem = chain.problem
+    if problem is None and entry is None:
+        problem = f"no entry records agreement {agreement.agreement_id[:12]} in the log"
+    if problem is None and entry is not None:
+        problem = AGREEMENT_ENTRY.bind(agreement, entry)
+        if entry.intent_id != agreement.intent.intent_id:
+            problem = "the entry is about another intent"
+    return KeptCheck(entry, chain.entries, problem)
+
+
+def decode_or_none(value: bytes | None) -> LogEntry | None:
+    """The entry a record holds, or None where it holds none (the chain check says so)."""
+    try:
+        return decode(LogEntry, value or b"")
+    except SchemaError:
+        return None

@@ -33,6 +33,39 @@ def processors_key(settings: BrokerSettings) -> SealingKey:
     return _parse(path.read_text().strip(), str(path))
 
 
+def known_processors_key(settings: BrokerSettings) -> SealingKey | None:
+    """The processors' key when this machine has it (configured, or its key file exists);
+    never creates one, so a reader elsewhere is not handed a key that opens nothing."""
+    if settings.log_sealing_key is None and not Path(settings.log_key_file).exists():
+        return None
+    return processors_key(settings)
+
+
+def read_key_file(path: Path) -> SealingKey:
+    """A private X25519 key kept in a file as base64url (what `intentcast audit keygen` writes)."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise LogKeyError(f"cannot read the key file {path} ({exc.strerror})") from None
+    return _parse(text, str(path))
+
+
+def write_key_file(path: Path) -> SealingKey:
+    """A new private X25519 key in a new file readable by its owner only."""
+    key = SealingKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise LogKeyError(
+            f"{path} exists: choose another file, a key is never overwritten"
+        ) from None
+    except OSError as exc:
+        raise LogKeyError(f"cannot create the key file {path} ({exc.strerror})") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(b64e(key.raw) + "\n")
+    return key
+
+
 def log_readers(settings: BrokerSettings, **extra: str) -> dict[Reader, str]:
     """Every reader an entry is sealed to: the processors, the auditor when configured, and
     ``extra`` (role name -> X25519 public key, e.g. ``customer=intent.sealing_key``)."""
@@ -49,7 +82,7 @@ def _parse(text: str, where: str) -> SealingKey:
     except SchemaError as exc:
         raise LogKeyError(
             f"{where} is not a base64url X25519 private key ({exc.detail}); "
-            "set INTENTCAST_LOG_SEALING_KEY to `intentcast broker log-key` output"
+            "make one with `intentcast audit keygen FILE` and give the file's content"
         ) from None
 
 

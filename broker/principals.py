@@ -256,6 +256,7 @@ def example_principals() -> tuple[Principal, ...]:
         Principal(Kind.CUSTOMER),
         Principal(Kind.VENDOR, "id-placeholder"),
         Principal(Kind.MONITOR),
+        Principal(Kind.AUDITOR),
     )
 
 

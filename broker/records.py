@@ -33,6 +33,9 @@ class IntentRecord(BaseModel):
     agreement_id: str | None = None
     # SHA-256 of the acceptance that made the agreement: its replay is recognised, not refused
     acceptance_digest: str | None = None
+    # the vendor of the agreement: the one party a disclosure may go to
+    agreed_vendor: str | None = None
+    disclosures: dict[str, str] = {}  # disclosure_id -> content hash, delivered and logged
 
     @cached_property
     def _intent(self) -> Intent:

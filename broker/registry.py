@@ -45,6 +45,11 @@ class VendorRegistry:
         profile = self.profiles.get(vendor_id)
         return None if profile is None else profile.signing_key
 
+    def sealing_key_of(self, vendor_id: str) -> str | None:
+        """The X25519 key the vendor's profile names for disclosures, if it names one."""
+        profile = self.profiles.get(vendor_id)
+        return None if profile is None else profile.sealing_key
+
     async def current_key(self, vendor_id: str) -> str | None:
         """The vendor's key, catching up once if it is unknown: an offer may arrive a moment
         after its vendor's first profile, before the registry folded that in."""

@@ -17,11 +17,13 @@ from intentcast.schemas.topics import (
     CORE_TOPICS,
     MARKET_TOPIC,
     VENDOR_AGREEMENTS_TOPIC,
+    VENDOR_DISCLOSURES_TOPIC,
     VENDOR_FEEDBACK_TOPIC,
     VENDOR_PROFILE_TOPIC,
     TopicSpec,
     market_topic,
     vendor_agreements_topic,
+    vendor_disclosures_topic,
     vendor_feedback_topic,
     vendor_profile_topic,
 )
@@ -72,7 +74,8 @@ def ticks_topic(settings: BrokerSettings) -> PlannedTopic:
 
 
 def planned_vendor(vendor_id: str, settings: BrokerSettings) -> list[PlannedTopic]:
-    """A vendor's own topics: its profile (written by it alone), its feedback and agreements.
+    """A vendor's own topics: its profile (written by it alone), its feedback, agreements and
+    disclosures.
 
     Vendors cannot create topics, so the operator creates these (`intentcast topics create
     --vendor`, `intentcast principals add vendor`) before the vendor first starts.
@@ -92,6 +95,11 @@ def planned_vendor(vendor_id: str, settings: BrokerSettings) -> list[PlannedTopi
             vendor_agreements_topic(vendor_id),
             settings.partitions,
             _config(VENDOR_AGREEMENTS_TOPIC, settings),
+        ),
+        PlannedTopic(
+            vendor_disclosures_topic(vendor_id),
+            settings.partitions,
+            _config(VENDOR_DISCLOSURES_TOPIC, settings),
         ),
     ]
 

@@ -20,7 +20,7 @@ from drills.flow import Flow, FlowPlan, FlowState
 from drills.harness import console
 from intentcast.broker.audit import AuditResult, iter_log, verify_log
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import Agreement, SchemaError, decode
+from intentcast.schemas import EntryType, LogEntry, SchemaError, decode
 
 
 async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Counter[str]:
@@ -28,7 +28,9 @@ async def agreements_by_intent(settings: BrokerSettings, ours: set[str]) -> Coun
     counts: Counter[str] = Counter()
     async for _partition, _offset, value in iter_log(settings):
         with contextlib.suppress(SchemaError):
-            counts[decode(Agreement, value or b"").intent.intent_id] += 1
+            entry = decode(LogEntry, value or b"")
+            if entry.entry_type is EntryType.AGREEMENT:  # the intent id is in clear
+                counts[entry.intent_id] += 1
     return Counter({intent_id: n for intent_id, n in counts.items() if intent_id in ours})
 
 

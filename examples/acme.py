@@ -6,6 +6,7 @@ import hashlib
 from decimal import Decimal
 
 from intentcast.agents import ROSTER, Intent, OfferDraft, SigningKey, Vendor
+from intentcast.examples.delivery import deliver
 from intentcast.examples.pricing import round_down
 
 KEY = SigningKey.from_seed(hashlib.sha256(b"example:acme-bikes").digest())
@@ -25,3 +26,6 @@ async def quote(intent: Intent) -> OfferDraft:
     """Undercut the customer's ceiling by 10%, whatever terms they proffer."""
     price = round_down(intent.max_price * Decimal("0.9"), intent.currency)
     return OfferDraft(price=price, description=f"{intent.want.item}: in stock, delivered in 2 days")
+
+
+vendor.on_disclosure(deliver)

@@ -6,6 +6,7 @@ import hashlib
 from decimal import Decimal
 
 from intentcast.agents import ROSTER, Intent, OfferDraft, SigningKey, Vendor
+from intentcast.examples.delivery import deliver
 from intentcast.examples.pricing import round_down
 
 KEY = SigningKey.from_seed(hashlib.sha256(b"example:careful-cycles").digest())
@@ -31,3 +32,6 @@ async def quote(intent: Intent) -> OfferDraft | None:
         price=price,
         description=f"{intent.want.item}: serviced; your data is deleted after delivery",
     )
+
+
+vendor.on_disclosure(deliver)

@@ -18,12 +18,20 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from intentcast.broker.audit import find_agreement, verify_log
+from intentcast.broker.audit import LogKeys, find_agreement, verify_kept, verify_log
+from intentcast.broker.log_keys import (
+    known_processors_key,
+    processors_key,
+    read_key_file,
+    write_key_file,
+)
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
 from intentcast.console import console, err_console
 from intentcast.doctor import TopicProblem, quiet_kafka_client, topic_problems
 from intentcast.logs import logging_config
+from intentcast.schemas import Agreement, SchemaError, decode
+from intentcast.schemas.crypto import SealingKey
 
 T = TypeVar("T")
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
@@ -177,6 +185,7 @@ def run(
     """
     settings = settings_for(bootstrap).model_copy(update={"log_level": log_level})
     folder = prepare_datadir(settings)
+    processors_key(settings)  # a bad log key is one line now, not a crash at the first agreement
     check_kafka(settings)
     from intentcast.broker.worker import run_worker
 
@@ -203,19 +212,61 @@ def create(
         console.print("all topics already exist")
 
 
+KeyFileOpt = typer.Option(
+    [],
+    "--key",
+    help="A file holding a private X25519 key the log is sealed to (the auditor's, from "
+    "`intentcast audit keygen`); entries it opens are verified in full. Repeatable.",
+)
+WalletOpt = typer.Option(
+    None, "--wallet", help="Also open your own agreements with this wallet's intent keys."
+)
+
+
+def audit_keys(settings: BrokerSettings, key_files: list[Path], wallet: Path | None) -> LogKeys:
+    """The keys this reader holds: the processors' when this machine runs them, the key files
+    given, and a customer's intent keys when a wallet is named."""
+    keys = [read_key_file(path) for path in key_files]
+    own = known_processors_key(settings)
+    keys += [own] if own is not None else []
+    if wallet is None:
+        return LogKeys(tuple(keys))
+    from intentcast.agents import Wallet
+
+    kept = Wallet(wallet)
+
+    def intent_key(intent_id: str) -> SealingKey | None:
+        found = kept.keys(intent_id)
+        return found.sealing if found is not None else None
+
+    return LogKeys(tuple(keys), intent_key)
+
+
 @audit_app.command("verify")
 def verify(
     bootstrap: str = BootstrapOpt,
+    key: list[Path] = KeyFileOpt,
+    wallet: Path | None = WalletOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Replay the agreement log: every chain link and both signatures. Exit 1 on any break."""
+    """Replay the agreement log and check every link; open what your keys open. Exit 1 on a break.
+
+    Anyone may check the chain (order, ids, no gap, no edit); with a key, every entry it
+    opens is verified in full (both signatures, the terms).
+
+    On the processors' machine their key is used; an auditor passes `--key`, a customer
+    `--wallet`. Entries no key opens are still checked as links of the chain.
+    """
     settings = settings_for(bootstrap)
+    keys = audit_keys(settings, key, wallet)
     with Progress(console=console, transient=True, disable=json_out) as progress:
-        task = progress.add_task("verifying agreements", total=None)
+        task = progress.add_task("verifying the agreement log", total=None)
         result = talk_to_kafka(
             settings,
             verify_log(
-                settings, lambda done, total: progress.update(task, completed=done, total=total)
+                settings,
+                lambda done, total: progress.update(task, completed=done, total=total),
+                keys,
             ),
         )
     first = result.first_break
@@ -224,15 +275,25 @@ def verify(
             orjson.dumps(
                 {
                     "verified": result.verified,
+                    "agreements": result.agreements,
+                    "opened": result.opened,
+                    "sealed": result.sealed,
                     "ok": result.ok,
                     "breaks": [b.__dict__ for b in result.breaks],
                 }
             ).decode()
         )
     elif result.ok:
+        opened = (
+            f"{result.opened} opened and verified"
+            if result.opened
+            else "none opened (no key given: hashes and links only)"
+        )
         console.print(
-            f"[green]audit ok[/]: {result.verified} agreements verified "
-            f"across {len(result.per_partition)} partitions"
+            f"[green]audit ok[/]: {result.agreements} agreements verified as links of the "
+            f"chain, {result.verified} entries across {len(result.per_partition)} partitions; "
+            f"{opened}",
+            soft_wrap=True,
         )
     else:
         assert first is not None
@@ -252,14 +313,32 @@ def verify(
 def receipt(
     agreement_id: str = typer.Argument(..., help="Agreement id (or a unique prefix)."),
     bootstrap: str = BootstrapOpt,
+    key: list[Path] = KeyFileOpt,
+    wallet: Path | None = typer.Option(
+        None, "--wallet", help="Your wallet (default: the default wallet, when it exists)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the Kantara-style JSON only."),
 ) -> None:
-    """Print the consent receipt both sides can keep for one agreement."""
+    """Print the consent receipt both sides can keep for one agreement.
+
+    The log holds the agreement sealed: it is opened with the processors' key on their
+    machine, an auditor's `--key`, or the intent key in your wallet.
+    """
     settings = settings_for(bootstrap)
-    agreement = talk_to_kafka(settings, find_agreement(settings, agreement_id))
-    if agreement is None:
+    from intentcast.agents import default_wallet_path
+
+    if wallet is None and default_wallet_path().exists():
+        wallet = default_wallet_path()
+    keys = audit_keys(settings, key, wallet)
+    entry, agreement = talk_to_kafka(settings, find_agreement(settings, agreement_id, keys))
+    if entry is None:
         raise one_line_error(
             f"no agreement {agreement_id!r} in the log: `intentcast audit verify` counts them"
+        )
+    if agreement is None:
+        raise one_line_error(
+            f"agreement {entry.content_hash[:16]} is in the log, sealed to its parties: open it "
+            "with --wallet (the customer's), --key (the auditor's) or on the processors' machine"
         )
     rec = agreement.receipt()
     if json_out:
@@ -269,3 +348,62 @@ def receipt(
     for k, v in rec.to_kantara().items():
         table.add_row(str(k), orjson.dumps(v).decode() if not isinstance(v, str) else v)
     console.print(table)
+
+
+@audit_app.command("kept")
+def kept(
+    path: Path = typer.Argument(
+        ...,
+        help="A kept agreement: the vendor's copy (Agreement JSON) or a receipt from "
+        "`intentcast intent export`/the wallet (JSON with an `agreement` field).",
+    ),
+    bootstrap: str = BootstrapOpt,
+) -> None:
+    """Check an agreement you kept against the log, with no key.
+
+    It must verify on its own, an entry of the log must record its hash, and the chain must be
+    intact from the partition's start up to that entry. Exit 1 otherwise.
+    """
+    settings = settings_for(bootstrap)
+    agreement = kept_agreement(path)
+    result = talk_to_kafka(settings, verify_kept(settings, agreement))
+    if not result.ok:
+        raise one_line_error(
+            f"agreement {agreement.agreement_id[:16]} does not check against the log: "
+            f"{result.problem}"
+        )
+    assert result.entry is not None
+    console.print(
+        f"[green]kept agreement ok[/]: {agreement.agreement_id[:16]} is entry "
+        f"{result.entry.seq} of partition {result.entry.partition}, chain intact over "
+        f"{result.chained} entries",
+        soft_wrap=True,
+    )
+
+
+def kept_agreement(path: Path) -> Agreement:
+    """The agreement in a file a party kept, in either form it is kept in."""
+    try:
+        data = orjson.loads(path.read_bytes())
+        text = data["agreement"] if isinstance(data, dict) and "agreement" in data else data
+        raw = text.encode() if isinstance(text, str) else orjson.dumps(text)
+        return decode(Agreement, raw)
+    except OSError as exc:
+        raise one_line_error(f"cannot read {path} ({exc.strerror})") from None
+    except (orjson.JSONDecodeError, SchemaError) as exc:
+        raise one_line_error(f"{path} holds no agreement ({exc})") from None
+
+
+@audit_app.command("keygen")
+def keygen(
+    path: Path = typer.Argument(..., help="New file for the private key (never overwritten)."),
+) -> None:
+    """Make an X25519 key pair for reading the agreement log.
+
+    For an auditor: keep the file for `--key`, give the operator the public key for
+    INTENTCAST_AUDITOR_PUBLIC_KEY. For the processors: the file's content is
+    INTENTCAST_LOG_SEALING_KEY.
+    """
+    made = write_key_file(path)
+    console.print(f"private key written to {path} (keep it secret)")
+    console.print(f"public key: {made.public_key}", soft_wrap=True, highlight=False)

@@ -9,6 +9,7 @@ from intentcast import (
     broker_cmd,
     customer_app,
     dashboard,
+    disclose_cmd,
     doctor,
     intent_cmd,
     kafka_cmd,
@@ -30,6 +31,7 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(broker_cmd.topics_app, name="topics")
 app.add_typer(broker_cmd.broker_app, name="broker")
 app.add_typer(broker_cmd.audit_app, name="audit")
+intent_cmd.app.command()(disclose_cmd.disclose)
 app.add_typer(intent_cmd.app, name="intent")
 app.add_typer(vendor_cmd.app, name="vendor")
 app.add_typer(principals_cmd.app, name="principals")

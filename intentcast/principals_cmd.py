@@ -21,7 +21,7 @@ from intentcast.kafka_cmd import default_data_dir
 
 app = typer.Typer(
     help="Principals of a secure node (`intentcast kafka start --secure`): one SCRAM user "
-    "with its ACLs and quotas per processors, customer, monitor and each vendor.",
+    "with its ACLs and quotas per processors, customer, monitor, auditor and each vendor.",
     no_args_is_help=True,
 )
 
@@ -29,7 +29,7 @@ PortOpt = typer.Option(9092, "--port", "-p", help="Client port of the secure nod
 DataOpt = typer.Option(
     None, "--data-dir", help="The node's folder (default: ~/.local/state/intentcast/kafka-<port>)."
 )
-KindArg = typer.Argument(..., help="processors, customer, monitor or vendor.")
+KindArg = typer.Argument(..., help="processors, customer, monitor, auditor or vendor.")
 VendorArg = typer.Argument(None, help="The vendor id (only for `vendor`), e.g. acme-bikes.")
 AppOpt = typer.Option(
     DEFAULT_APP_PREFIX, help="Processors only: prefix of their faust app ids (group, topics)."
@@ -53,7 +53,9 @@ def _principal(kind: str, vendor_id: str | None, app_prefix: str) -> Principal:
     try:
         return Principal(Kind(kind), vendor_id, app_prefix=app_prefix)
     except ValueError:
-        raise fail(f"unknown kind {kind!r}: use processors, customer, monitor or vendor") from None
+        raise fail(
+            f"unknown kind {kind!r}: use processors, customer, monitor, auditor or vendor"
+        ) from None
     except PrincipalError as exc:
         raise fail(str(exc)) from exc
 

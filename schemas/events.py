@@ -51,6 +51,7 @@ class StatusKind(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     RETENTION_ATTESTED = "retention_attested"
+    DISCLOSED = "disclosed"
 
 
 class IntentStatus(Message):
@@ -63,6 +64,7 @@ class IntentStatus(Message):
     detail: Annotated[str, Text(300)] = ""
     agreement_id: Hex64 | None = None
     offer_id: MessageId | None = None
+    disclosure_id: MessageId | None = None
     at: UtcDateTime
 
 

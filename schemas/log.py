@@ -29,6 +29,7 @@ from intentcast.schemas.base import Message, WireModel
 from intentcast.schemas.canonical import canonical_json, decode, encode, sha256_hex
 from intentcast.schemas.canonical import content_hash as model_hash
 from intentcast.schemas.crypto import SealingKey, b64d, b64e, seal
+from intentcast.schemas.disclosure import DisclosureRecord
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.fields import B64URL_PATTERN, Hex64, MessageId, PublicKey
 from intentcast.schemas.reasons import ReasonCode
@@ -37,6 +38,7 @@ from intentcast.schemas.timeutil import UtcDateTime
 
 __all__ = [
     "AGREEMENT_ENTRY",
+    "DISCLOSURE_ENTRY",
     "ENTRY_KINDS",
     "RETENTION_ATTESTATION_ENTRY",
     "ChainCheck",
@@ -47,6 +49,7 @@ __all__ = [
     "SealedKey",
     "check_chain",
     "link_problem",
+    "locate",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,6 +67,7 @@ class EntryType(StrEnum):
 
     AGREEMENT = "agreement"
     RETENTION_ATTESTATION = "retention_attestation"
+    DISCLOSURE = "disclosure"
 
 
 class Reader(StrEnum):
@@ -269,8 +273,19 @@ RETENTION_ATTESTATION_ENTRY: Final = EntryKind(
     intent_of=lambda attestation: attestation.intent_id,
 )
 
+DISCLOSURE_ENTRY: Final = EntryKind(
+    EntryType.DISCLOSURE,
+    DisclosureRecord,
+    hash_of=lambda record: record.disclosure_hash,
+    intent_of=lambda record: record.intent_id,
+)
+"""A disclosure: its hash (which both parties can recompute), field names and time."""
+
 ENTRY_KINDS: Final[Mapping[EntryType, EntryKind[Any]]] = MappingProxyType(
-    {kind.entry_type: kind for kind in (AGREEMENT_ENTRY, RETENTION_ATTESTATION_ENTRY)}
+    {
+        kind.entry_type: kind
+        for kind in (AGREEMENT_ENTRY, RETENTION_ATTESTATION_ENTRY, DISCLOSURE_ENTRY)
+    }
 )
 """Every entry type and how its content is checked."""
 
@@ -324,3 +339,20 @@ def check_chain(partition: int, entries: Iterable[LogEntry]) -> ChainCheck:
         if not check.add(entry):
             break
     return check
+
+
+def locate(
+    partition: int, entries: Iterable[LogEntry | None], content_hash: str
+) -> tuple[LogEntry | None, ChainCheck]:
+    """Walk a partition's entries in log order (None: a record that is no entry) until the one
+    recording ``content_hash``; return it (or None) and the chain check up to it. A party that
+    kept its content finds its own entry this way, with no key."""
+    check = ChainCheck(partition)
+    for entry in entries:
+        if entry is None:
+            check.problem = "a record of the partition is not a log entry"
+        if entry is None or not check.add(entry):
+            return None, check
+        if entry.content_hash == content_hash:
+            return entry, check
+    return None, check

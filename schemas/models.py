@@ -15,6 +15,12 @@ from intentcast.schemas.agreement import (
     PiiController,
 )
 from intentcast.schemas.base import SUPPORTED_VERSIONS, Message, SignedModel, WireModel
+from intentcast.schemas.disclosure import (
+    DisclosedFields,
+    Disclosure,
+    DisclosureRecord,
+    PostalAddress,
+)
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -68,6 +74,9 @@ __all__ = [
     "Currency",
     "DeadLetter",
     "DeliveredOffer",
+    "DisclosedFields",
+    "Disclosure",
+    "DisclosureRecord",
     "Hex64",
     "Intent",
     "IntentState",
@@ -80,6 +89,7 @@ __all__ = [
     "OfferFeedback",
     "PiiController",
     "Place",
+    "PostalAddress",
     "PublicKey",
     "RetentionAttestation",
     "Signature",
@@ -105,6 +115,9 @@ _ALL: Final[tuple[type[Message], ...]] = (
     Agreement,
     LogEntry,
     ConsentReceipt,
+    Disclosure,
+    DisclosedFields,
+    DisclosureRecord,
     RetentionAttestation,
     IntentStatus,
     OfferFeedback,

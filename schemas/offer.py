@@ -48,6 +48,11 @@ class VendorProfile(SignedModel):
     vendor_id: Slug
     display_name: Annotated[str, Text(80, 1)]
     signing_key: PublicKey
+    sealing_key: PublicKey | None = Field(
+        default=None,
+        description="The vendor's X25519 key: what a customer seals a disclosure to. A vendor "
+        "without one cannot be disclosed to.",
+    )
     markets: tuple[Slug, ...] = Field(min_length=1, max_length=32)
     accepts: AcceptedTermRefs = ()
     updated_at: UtcDateTime

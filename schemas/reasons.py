@@ -55,6 +55,9 @@ class ReasonCode(StrEnum):
     RETENTION_END_MISMATCH = "retention_end_mismatch"
     DELETION_TIME_INVALID = "deletion_time_invalid"
     ALREADY_ATTESTED = "already_attested"
+    NOT_AGREED_VENDOR = "not_agreed_vendor"
+    NO_SEALING_KEY = "no_sealing_key"
+    SEALING_KEY_MISMATCH = "sealing_key_mismatch"
 
     @property
     def description(self) -> str:
@@ -120,13 +123,20 @@ _DESCRIPTIONS: Final = MappingProxyType(
         "fails, or its codec is unknown or its payload corrupt). The dead letter names the "
         "topic, partition and first offset; its detail gives the range skipped.",
         ReasonCode.AGREEMENT_UNKNOWN: "The agreement log records no agreement with this "
-        "agreement_id between this intent and this vendor.",
+        "agreement_id for this intent (and, for an attestation, this vendor): there is nothing "
+        "to disclose to or to attest.",
         ReasonCode.RETENTION_END_MISMATCH: "The attestation's retention_end is not the one "
         'the agreement\'s terms give (docs/protocol.md, "Retention").',
         ReasonCode.DELETION_TIME_INVALID: "The attestation's deleted_at is in the future or "
         "before the agreement was recorded.",
         ReasonCode.ALREADY_ATTESTED: "This agreement's deletion is already attested in the "
         "log; the first attestation stands.",
+        ReasonCode.NOT_AGREED_VENDOR: "The disclosure names a vendor other than the one the "
+        "agreement was made with.",
+        ReasonCode.NO_SEALING_KEY: "The vendor's registered profile has no sealing key, so "
+        "nothing can be sealed to it (it must publish a profile with one).",
+        ReasonCode.SEALING_KEY_MISMATCH: "The disclosure is sealed to a key other than the "
+        "vendor's registered sealing key.",
     }
 )
 
@@ -165,11 +175,16 @@ _FACTS: Final = MappingProxyType(
         ReasonCode.DESTINATION_UNAVAILABLE: (frozenset({_O}), True),
         ReasonCode.DESTINATION_TOO_LARGE: (frozenset({_O}), False),
         ReasonCode.UNDECODABLE_BATCH: (frozenset({_O}), False),
-        # a vendor attesting an agreement it is not party to: a bug or a probe
-        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_V, _O}), False),
+        # a customer disclosing under, or a vendor attesting, an agreement the log does not
+        # hold for them: a bug or a probe
+        ReasonCode.AGREEMENT_UNKNOWN: (frozenset({_C, _V, _O}), False),
         ReasonCode.RETENTION_END_MISMATCH: (frozenset({_V}), False),
         ReasonCode.DELETION_TIME_INVALID: (frozenset({_V}), False),
         ReasonCode.ALREADY_ATTESTED: (frozenset({_V}), False),
+        ReasonCode.NOT_AGREED_VENDOR: (frozenset({_C}), False),
+        # the vendor may publish a profile with a key later: the same disclosure may then pass
+        ReasonCode.NO_SEALING_KEY: (frozenset({_C}), True),
+        ReasonCode.SEALING_KEY_MISMATCH: (frozenset({_C}), False),
     }
 )
 """Per code: who is told, and whether a resend may pass."""

@@ -8,6 +8,7 @@ from typing import Final
 
 from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.base import WireModel
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import DeadLetter, IntentStatus, MetricsSnapshot, OfferFeedback
 from intentcast.schemas.fields import SLUG_PATTERN
@@ -24,6 +25,7 @@ __all__ = [
     "CANCELS",
     "CORE_TOPICS",
     "DEAD_LETTERS",
+    "DISCLOSURES",
     "INTENTS_SUBMITTED",
     "INTENT_STATUS",
     "MARKET_TOPIC",
@@ -33,6 +35,7 @@ __all__ = [
     "SANDBOX_MARKET_PREFIX",
     "TEMPLATE_TOPICS",
     "VENDOR_AGREEMENTS_TOPIC",
+    "VENDOR_DISCLOSURES_TOPIC",
     "VENDOR_FEEDBACK_TOPIC",
     "VENDOR_PROFILE_PATTERN",
     "VENDOR_PROFILE_TOPIC",
@@ -43,6 +46,7 @@ __all__ = [
     "sandbox_market",
     "spec_for",
     "vendor_agreements_topic",
+    "vendor_disclosures_topic",
     "vendor_feedback_topic",
     "vendor_id_of_profile_topic",
     "vendor_profile_topic",
@@ -58,6 +62,7 @@ ACCEPTANCES: Final = "intentcast.acceptances"
 CANCELS: Final = "intentcast.cancels"
 AGREEMENTS: Final = "intentcast.agreements"
 ATTESTATIONS: Final = "intentcast.attestations"
+DISCLOSURES: Final = "intentcast.disclosures"
 VENDOR_REGISTRY: Final = "intentcast.vendors.registry"
 INTENT_STATUS: Final = "intentcast.intents.status"
 DEAD_LETTERS: Final = "intentcast.deadletters"
@@ -152,6 +157,11 @@ def vendor_agreements_topic(vendor_id: str) -> str:
     return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.agreements"
 
 
+def vendor_disclosures_topic(vendor_id: str) -> str:
+    """A vendor's private topic of the disclosures customers sealed to it."""
+    return f"{VENDOR_TOPIC_PREFIX}{_slug(vendor_id, 'vendor_id')}.disclosures"
+
+
 def vendor_profile_topic(vendor_id: str) -> str:
     """The one topic a vendor publishes its profile to; only its own principal may write it.
 
@@ -218,10 +228,11 @@ CORE_TOPICS: Final = (
         "anyone who reads it can check the chain, only they can open an entry. A vendor reads "
         "its own clear copy, intentcast.vendor.{vendor_id}.agreements.",
         retention_ms=None,
-        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "auditor"),
+        producers=(_PROCESSORS,), consumers=(_PROCESSORS, "customer", "vendor-*", "auditor"),
         uses=(
             (_PROCESSORS, "the hash chain: appended, and re-read (own copies) to resume"),
             ("customer", "its own sealed copy, and `audit verify` of the chain (hashes only)"),
+            ("vendor-*", "checks its clear copies against the chain (hashes only)"),
             ("auditor", "`audit verify`: the chain, and every entry opened with its key"),
         ),
     ),
@@ -231,6 +242,14 @@ CORE_TOPICS: Final = (
         "end; the processors check and log them.",
         producers=("vendor-*",), consumers=(_PROCESSORS,),
         uses=(("vendor-*", "attest deletion at a retention end"), _VALIDATED),
+    ),
+    TopicSpec(
+        DISCLOSURES, Disclosure, "intent_id",
+        "What a customer discloses to the vendor of its agreement (name, address...), "
+        "sealed to that vendor's key and signed with the intent's key; the processors check "
+        "the binding and route it, but cannot read the values.",
+        producers=("customer",), consumers=(_PROCESSORS,),
+        uses=(("customer", "disclose to the agreed vendor (sealed)"), _VALIDATED),
     ),
     TopicSpec(
         VENDOR_REGISTRY, VendorProfile, "vendor_id",
@@ -301,6 +320,16 @@ VENDOR_AGREEMENTS_TOPIC: Final = TopicSpec(
     producers=(_PROCESSORS,), consumers=(_VENDOR,),
     uses=((_PROCESSORS, "each vendor's agreement copies"), (_VENDOR, "its agreements")),
 )  # fmt: skip
+VENDOR_DISCLOSURES_TOPIC: Final = TopicSpec(
+    VENDOR_TOPIC_PREFIX + "{vendor_id}.disclosures", Disclosure, "intent_id",
+    "The disclosures customers sealed to one vendor, each checked against its agreement; "
+    "only that vendor's sealing key opens them.",
+    producers=(_PROCESSORS,), consumers=(_VENDOR,),
+    uses=(
+        (_PROCESSORS, "each vendor's sealed disclosures"),
+        (_VENDOR, "what its customers disclosed to it"),
+    ),
+)  # fmt: skip
 VENDOR_PROFILE_TOPIC: Final = TopicSpec(
     VENDOR_TOPIC_PREFIX + "{vendor_id}.profile", VendorProfile, "vendor_id",
     "One vendor's self-signed profile (key, markets, accepted terms); only that vendor's "
@@ -314,6 +343,7 @@ VENDOR_PROFILE_TOPIC: Final = TopicSpec(
 )  # fmt: skip
 TEMPLATE_TOPICS: Final = (
     MARKET_TOPIC, VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC,
+    VENDOR_DISCLOSURES_TOPIC,
 )  # fmt: skip
 """Topics created per market or per vendor from a name template."""
 
@@ -330,7 +360,11 @@ def spec_for(topic: str) -> TopicSpec:
     if topic.startswith(VENDOR_TOPIC_PREFIX):
         vendor, _, suffix = topic.removeprefix(VENDOR_TOPIC_PREFIX).rpartition(".")
         _slug(vendor, "vendor_id")
-        for spec in (VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC):
+        vendor_specs = (
+            VENDOR_PROFILE_TOPIC, VENDOR_FEEDBACK_TOPIC, VENDOR_AGREEMENTS_TOPIC,
+            VENDOR_DISCLOSURES_TOPIC,
+        )  # fmt: skip
+        for spec in vendor_specs:
             if spec.name.endswith("." + suffix):
                 return spec
     raise SchemaError(ReasonCode.SCHEMA_INVALID, f"not an Intentcast topic: {topic[:100]!r}")

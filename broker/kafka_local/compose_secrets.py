@@ -68,6 +68,7 @@ class ComposeSecrets:
             Principal(Kind.PROCESSORS, app_prefix=self.app_prefix),
             Principal(Kind.CUSTOMER),
             Principal(Kind.MONITOR),
+            Principal(Kind.AUDITOR),
             *(Principal(Kind.VENDOR, v) for v in self.vendors),
         )
 

@@ -94,7 +94,10 @@ async def _agree(ctx: HandlerContext, rec: Incoming, accepted: Accepted) -> None
     await ctx.outputs.status(
         acceptance.intent_id, StatusKind.AGREED, agreement_id=agreement.agreement_id
     )
-    _close(ctx, acceptance.intent_id, accepted.record, agreement.agreement_id, accepted.digest)
+    _close(
+        ctx, acceptance.intent_id, accepted.record, agreement.agreement_id, accepted.digest,
+        vendor_id=offer.vendor_id,
+    )  # fmt: skip
     m = ctx.metrics
     m.observe(
         "acceptance_to_agreement", (ctx.clock() - acceptance.accepted_at).total_seconds() * 1e3
@@ -124,7 +127,12 @@ async def _reconcile(
 
 
 def _close(
-    ctx: HandlerContext, intent_id: str, record: IntentRecord, agreement_id: str, digest: str
+    ctx: HandlerContext,
+    intent_id: str,
+    record: IntentRecord,
+    agreement_id: str,
+    digest: str,
+    vendor_id: str | None = None,
 ) -> None:
     """Keep only what dedupe needs until expiry: the delivered offers are no longer needed."""
     ctx.store.put(
@@ -133,6 +141,7 @@ def _close(
             IntentState.AGREED,
             agreement_id=agreement_id,
             acceptance_digest=digest,
+            agreed_vendor=vendor_id,
             delivered={},
             offers_per_vendor={},
         ),

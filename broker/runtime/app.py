@@ -20,6 +20,7 @@ from intentcast.broker.metrics import Metrics
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.processors.attestations import handle_attestation
 from intentcast.broker.processors.decisions import handle_acceptance, handle_cancel
+from intentcast.broker.processors.disclosures import handle_disclosure
 from intentcast.broker.processors.expiry import handle_tick
 from intentcast.broker.processors.intake import handle_intent
 from intentcast.broker.processors.offers import handle_offer
@@ -40,6 +41,7 @@ from intentcast.schemas import (
     ACCEPTANCES,
     ATTESTATIONS,
     CANCELS,
+    DISCLOSURES,
     INTENTS_SUBMITTED,
     METRICS,
     OFFERS_SUBMITTED,
@@ -56,6 +58,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     ACCEPTANCES: ("acceptances", handle_acceptance),
     CANCELS: ("cancels", handle_cancel),
     ATTESTATIONS: ("attestations", handle_attestation),
+    DISCLOSURES: ("disclosures", handle_disclosure),
 }
 
 

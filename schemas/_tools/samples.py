@@ -17,6 +17,12 @@ from intentcast.schemas.agreement import GENESIS_HASH, Agreement
 from intentcast.schemas.base import Message
 from intentcast.schemas.canonical import content_hash, encode
 from intentcast.schemas.crypto import SealingKey, SigningKey, b64d, b64e, sign_model
+from intentcast.schemas.disclosure import (
+    DisclosedFields,
+    DisclosureRecord,
+    PostalAddress,
+    seal_disclosure,
+)
 from intentcast.schemas.events import (
     DeadLetter,
     IntentStatus,
@@ -25,6 +31,7 @@ from intentcast.schemas.events import (
     StatusKind,
 )
 from intentcast.schemas.intent import Cancel, Intent, Place, Want
+from intentcast.schemas.log import AGREEMENT_ENTRY, Reader
 from intentcast.schemas.offer import Acceptance, DeliveredOffer, Offer, VendorProfile
 from intentcast.schemas.partitioning import key_partition, record_key
 from intentcast.schemas.reasons import ReasonCode
@@ -67,7 +74,12 @@ class SampleKeys:
     intent_signing: SigningKey
     intent_sealing: SealingKey
     vendor_signing: SigningKey
+    vendor_sealing: SealingKey
     ephemeral_seed: bytes
+    processors_sealing: SealingKey
+    auditor_sealing: SealingKey
+    log_content_key: bytes
+    log_nonce: bytes
 
 
 def sample_keys() -> SampleKeys:
@@ -76,8 +88,32 @@ def sample_keys() -> SampleKeys:
         intent_signing=SigningKey.from_seed(_seed("intent-signing")),
         intent_sealing=SealingKey.from_bytes(_seed("intent-sealing")),
         vendor_signing=SigningKey.from_seed(_seed("vendor-signing")),
+        vendor_sealing=SealingKey.from_bytes(_seed("vendor-sealing")),
         ephemeral_seed=_seed("seal-ephemeral"),
+        processors_sealing=SealingKey.from_bytes(_seed("processors-log-sealing")),
+        auditor_sealing=SealingKey.from_bytes(_seed("auditor-log-sealing")),
+        log_content_key=_seed("log-content-key"),
+        log_nonce=_seed("log-nonce")[:24],
     )
+
+
+def log_readers(keys: SampleKeys, customer: str) -> dict[Reader, str]:
+    """The three readers of the sample log entry."""
+    return {
+        Reader.CUSTOMER: customer,
+        Reader.PROCESSORS: keys.processors_sealing.public_key,
+        Reader.AUDITOR: keys.auditor_sealing.public_key,
+    }
+
+
+def log_ephemeral(reader_key: str) -> bytes:
+    """The fixed ephemeral secret of the sample entry's sealed key for one reader."""
+    return _seed("log-ephemeral-" + reader_key)
+
+
+def deterministic_log_seal(public_key: str, data: bytes) -> str:
+    """:func:`deterministic_seal` with the sample entry's per-reader ephemeral key."""
+    return deterministic_seal(public_key, data, log_ephemeral(public_key))
 
 
 def deterministic_seal(public_key: str, data: bytes, ephemeral_secret: bytes) -> str:
@@ -185,7 +221,19 @@ def _sample_messages() -> dict[str, Message]:
         vendor_key=profile.signing_key,
         recorded_at=t0 + timedelta(minutes=5, seconds=1),
     )
+    log_entry = AGREEMENT_ENTRY.entry(
+        agreement,
+        partition=agreement.partition,
+        seq=agreement.seq,
+        prev_hash=agreement.prev_hash,
+        readers=log_readers(keys, intent.sealing_key),
+        recorded_at=agreement.recorded_at,
+        sealer=deterministic_log_seal,
+        content_key=keys.log_content_key,
+        nonce=keys.log_nonce,
+    )
     messages: list[Message] = [
+        *_disclosure_samples(keys, agreement),
         intent,
         profile,
         offer,
@@ -193,6 +241,7 @@ def _sample_messages() -> dict[str, Message]:
         acceptance,
         cancel,
         agreement,
+        log_entry,
         agreement.receipt(),
         _attestation(agreement, keys.vendor_signing),
         IntentStatus(
@@ -245,3 +294,28 @@ def _attestation(agreement: Agreement, key: SigningKey) -> RetentionAttestation:
         deleted_at=end - timedelta(minutes=1),
     )
     return sign_model(attestation, key)
+
+
+def _disclosure_samples(keys: SampleKeys, agreement: Agreement) -> list[Message]:
+    """What the sample customer discloses to the sample vendor after the sample agreement."""
+    fields = DisclosedFields(
+        disclosure_id="d15c105ed15c105ed15c105ed15c1050",
+        intent_id=agreement.intent.intent_id,
+        agreement_id=agreement.agreement_id,
+        vendor_id=agreement.offer.vendor_id,
+        name="Morag MacLeod",
+        delivery_address=PostalAddress(
+            lines=("Flat 2/1", "14 Byres Road"), city="Glasgow", postal_code="G12 8AZ",
+            country="GB",
+        ),
+        phone="+44 141 496 0000",
+        note="Ring twice; the buzzer is broken.",
+    )  # fmt: skip
+    disclosure = seal_disclosure(
+        fields,
+        vendor_sealing_key=keys.vendor_sealing.public_key,
+        key=keys.intent_signing,
+        disclosed_at=agreement.recorded_at + timedelta(minutes=1),
+        sealer=lambda public, data: deterministic_seal(public, data, keys.ephemeral_seed),
+    )
+    return [fields, disclosure, DisclosureRecord.of(disclosure)]

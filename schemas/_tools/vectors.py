@@ -18,7 +18,9 @@ import nacl.signing
 from intentcast.schemas._tools.samples import (
     SAMPLE_PARTITIONS,
     SAMPLE_TIME,
+    SampleKeys,
     deterministic_seal,
+    log_ephemeral,
     sample,
     sample_keys,
     sample_messages,
@@ -28,15 +30,18 @@ from intentcast.schemas.base import Message, SignedModel
 from intentcast.schemas.canonical import (
     canonical_bytes,
     canonical_json,
+    content_hash,
     format_float,
     sha256_hex,
     signing_bytes,
 )
 from intentcast.schemas.crypto import b64e, sign_model
 from intentcast.schemas.defaults import field_defaults
+from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.events import DeadLetter, MetricsSnapshot
 from intentcast.schemas.fields import format_money
 from intentcast.schemas.intent import Intent, Want
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.models import MESSAGE_MODELS
 from intentcast.schemas.offer import Offer, VendorProfile
 from intentcast.schemas.partitioning import KAFKA_TEST_KEYS, key_partition, murmur2, record_key
@@ -249,6 +254,38 @@ def _partitions() -> dict[str, Any]:
     }
 
 
+def _log_entry(keys: SampleKeys) -> dict[str, Any]:
+    entry = sample(LogEntry)
+    readers = {
+        "customer": keys.intent_sealing,
+        "processors": keys.processors_sealing,
+        "auditor": keys.auditor_sealing,
+    }
+    return {
+        "description": "The sample agreement as its log entry. content = canonical bytes of the "
+        "agreement; ciphertext = base64url(nonce || crypto_secretbox(content, nonce, "
+        "content_key)); each reader's `sealed` = crypto_box_seal(content_key) to its public key "
+        "(fixed ephemeral secrets here so the bytes are reproducible); entry_id = SHA-256 of "
+        "the canonical entry without entry_id. A reader opens `sealed` with its private key, "
+        "decrypts the ciphertext, and checks content_hash == the agreement's agreement_id.",
+        "entry": entry.model_dump(mode="json"),
+        "content": canonical_bytes(sample(Agreement)).decode(),
+        "content_key_hex": keys.log_content_key.hex(),
+        "nonce_hex": keys.log_nonce.hex(),
+        "entry_id_input": canonical_json(
+            entry.model_dump(mode="json", exclude={"entry_id"}, exclude_none=True)
+        ).decode(),
+        "readers": {
+            role: {
+                "private_key_hex": key.raw.hex(),
+                "public_key": key.public_key,
+                "ephemeral_secret_hex": log_ephemeral(key.public_key).hex(),
+            }
+            for role, key in readers.items()
+        },
+    }
+
+
 def _receipt(agreement: Agreement) -> dict[str, Any]:
     """How a consent receipt is derived from its agreement (schemas.agreement.receipt)."""
     receipt = agreement.receipt()
@@ -276,6 +313,7 @@ def build_vectors() -> dict[str, Any]:
         "intent": intent_seed,
         "acceptance": intent_seed,
         "cancel": intent_seed,
+        "disclosure": intent_seed,
         "offer": vendor_seed,
         "vendor_profile": vendor_seed,
     }
@@ -328,6 +366,18 @@ def build_vectors() -> dict[str, Any]:
             "plaintext": offer_bytes.decode(),
             "sealed": deterministic_seal(sealing.public_key, offer_bytes, keys.ephemeral_seed),
         },
+        "disclosure": {
+            "description": "The sample disclosure's sealed values: crypto_box_seal of the "
+            "canonical disclosed_fields to the vendor's sealing key (the same fixed ephemeral "
+            "key). Open `sealed` (the disclosure's `sealed`) and get `plaintext` exactly; "
+            "`disclosure_hash` is the disclosure's content hash, the log record's content_hash.",
+            "recipient_private_key_hex": keys.vendor_sealing.raw.hex(),
+            "recipient_public_key": keys.vendor_sealing.public_key,
+            "plaintext": canonical_bytes(messages["disclosed_fields"]).decode(),
+            "sealed": sample(Disclosure).sealed,
+            "disclosure_hash": content_hash(sample(Disclosure)),
+        },
+        "log_entry": _log_entry(keys),
         "terms": {
             term_id: {
                 "version": term.version,

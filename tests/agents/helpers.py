@@ -47,10 +47,13 @@ def make_intent(
 
 
 def make_agreement(
-    vendor_key: SigningKey | None = None, vendor_id: str = "acme-bikes", market: str = "bikes"
+    vendor_key: SigningKey | None = None,
+    vendor_id: str = "acme-bikes",
+    market: str = "bikes",
+    keys: IntentKeys | None = None,
 ) -> Agreement:
     """A complete, valid agreement record (seq 0) between a fresh intent and a vendor."""
-    keys = IntentKeys.generate()
+    keys = keys or IntentKeys.generate()
     vendor_key = vendor_key or SigningKey.generate()
     intent = make_intent(keys=keys, market=market)
     offer = build_offer(

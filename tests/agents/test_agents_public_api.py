@@ -17,10 +17,11 @@ PUBLIC = {
     # vendor authors
     "Vendor", "VendorRuntime", "VendorStats", "IntentHandler", "FeedbackHandler",
     "AgreementHandler", "OfferDraft", "build_offer", "offer_id_for", "KafkaTransport",
-    "InMemoryTransport", "VendorTransport", "RetentionHandler",
+    "InMemoryTransport", "VendorTransport", "RetentionHandler", "DisclosureHandler",
+    "ReceivedDisclosure",
     # the contract a handler sees
     "Intent", "Offer", "OfferFeedback", "Agreement", "SigningKey", "ROSTER", "minor_units",
-    "RetentionAttestation",
+    "RetentionAttestation", "SealingKey", "Disclosure", "DisclosedFields", "PostalAddress",
     # customers
     "CustomerClient", "DEFAULT_TERMS", "IntentHandle", "IntentKeys", "Receipt", "Wallet",
     "default_wallet_path", "AgreementRetention", "RetentionState", "DroppedKeys",
@@ -28,7 +29,7 @@ PUBLIC = {
     "ClientSettings", "ClientError", "SettingsError", "KafkaUnavailableError",
     "TopicMissingError", "PublishError", "ReplyTimeoutError", "IntentRejectedError",
     "AgreementError", "BadAgreementError", "WalletError", "VendorConfigError",
-    "RegistrationError", "NotHandledError",
+    "RegistrationError", "NotHandledError", "DisclosureError",
 }  # fmt: skip
 
 

@@ -461,6 +461,9 @@ def test_a_message_that_breaks_no_rule_passes(world: World) -> None:
 
 # Codes the pure checks cannot produce: each names the test that produces it on real Kafka or
 # through a handler. The meta-test checks the test exists.
+_DISCLOSURE_RULES = (
+    "tests/broker/test_disclosure_rules.py::test_every_broken_binding_is_refused_with_its_reason"
+)
 PRODUCED_ELSEWHERE: dict[ReasonCode, str] = {
     ReasonCode.DUPLICATE_MESSAGE: "tests/broker/test_handlers_without_kafka.py::"
     "test_a_replay_is_recognised_and_a_reused_id_refused",
@@ -472,6 +475,10 @@ PRODUCED_ELSEWHERE: dict[ReasonCode, str] = {
     "test_records_too_large_for_a_vendor_topic_are_dead_lettered_and_only_those",
     ReasonCode.UNDECODABLE_BATCH: "tests/reliability/test_undecodable_input.py::"
     "test_corrupted_batches_are_dead_lettered_with_their_offsets_and_the_rest_handled",
+    ReasonCode.AGREEMENT_UNKNOWN: _DISCLOSURE_RULES,
+    ReasonCode.NOT_AGREED_VENDOR: _DISCLOSURE_RULES,
+    ReasonCode.NO_SEALING_KEY: _DISCLOSURE_RULES,
+    ReasonCode.SEALING_KEY_MISMATCH: _DISCLOSURE_RULES,
 }
 
 

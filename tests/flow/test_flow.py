@@ -29,8 +29,9 @@ from intentcast.schemas import (
     INTENTS_SUBMITTED,
     OFFERS_SUBMITTED,
     Acceptance,
-    Agreement,
+    EntryType,
     IntentStatus,
+    LogEntry,
     OfferFeedback,
     ReasonCode,
     SigningKey,
@@ -227,9 +228,9 @@ async def test_double_acceptance_makes_one_agreement(
         assert decode(IntentStatus, record.value).reason.value == "already_agreed"  # type: ignore[union-attr]
     ids = []
     async for _, _, value in _log(kafka_bootstrap):
-        a = decode(Agreement, value or b"")
-        if a.intent.intent_id == handle.intent_id:
-            ids.append(a.agreement_id)
+        entry = decode(LogEntry, value or b"")
+        if entry.intent_id == handle.intent_id and entry.entry_type is EntryType.AGREEMENT:
+            ids.append(entry.content_hash)
     assert ids == [agreement.agreement_id]
 
 
@@ -246,17 +247,16 @@ async def test_tampered_record_is_caught_by_audit(
     settings = BrokerSettings(bootstrap=kafka_bootstrap)
     before = await verify_log(settings)
     assert before.ok, before.breaks
-    last: Agreement | None = None
+    last: LogEntry | None = None
     async for _, _, value in _log(kafka_bootstrap):
-        last = decode(Agreement, value or b"")
+        last = decode(LogEntry, value or b"")
     assert last is not None, "earlier tests recorded agreements"
-    # a raw producer appends a copy of the last agreement with the price changed
+    # a raw producer appends a copy of the last entry, linked, claiming another content
     tampered = last.model_copy(update={
-        "seq": last.seq + 1, "prev_hash": last.agreement_id,
-        "offer": last.offer.model_copy(update={"price": Decimal("1")}),
+        "seq": last.seq + 1, "prev_hash": last.entry_id, "content_hash": "1" * 64,
     })  # fmt: skip
     meta = await producer.send_and_wait(
-        AGREEMENTS, encode(tampered), key=last.intent.intent_id.encode(), partition=last.partition
+        AGREEMENTS, encode(tampered), key=last.intent_id.encode(), partition=last.partition
     )
     after = await verify_log(settings)
     assert not after.ok

@@ -442,6 +442,7 @@ _PEOPLE = {
     "processors": Principal(Kind.PROCESSORS),
     "customer": Principal(Kind.CUSTOMER),
     "monitor": Principal(Kind.MONITOR),
+    "auditor": Principal(Kind.AUDITOR),
     "vendor-acme": Principal(Kind.VENDOR, "acme"),
     "vendor-zed": Principal(Kind.VENDOR, "zed"),
 }

@@ -7,6 +7,7 @@ exactly as `intentcast principals add` does. Processors run as the `processors` 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from intentcast.agents import ClientSettings
+from intentcast.agents import ClientSettings, Vendor
 from intentcast.broker.kafka_local import KafkaNode, resolve_distribution
 from intentcast.broker.kafka_local.node import free_port
 from intentcast.broker.kafka_local.secure import ADMIN_USER, NodeSecurity
@@ -24,7 +25,10 @@ from intentcast.broker.kafka_local.secure_admin import SecureAdmin
 from intentcast.broker.principals import Kind, Principal, Quota
 from intentcast.broker.settings import BrokerSettings
 from intentcast.broker.topic_admin import create_all
+from intentcast.examples import acme
 from intentcast.processes import Processors
+from intentcast.schemas.crypto import SealingKey, b64e
+from intentcast.schemas.terms import ROSTER
 from intentcast.schemas.topics import sandbox_market
 
 VENDOR = "alpha"
@@ -38,10 +42,16 @@ QUOTA_BYTES = 100 * 1024
 """Producer quota of the quota test's vendors (bytes per second)."""
 APP_ID = f"intentcast-processors-{secrets.token_hex(3)}"
 
+AUDITOR_KEY = SealingKey.generate()
+"""The auditor's X25519 key pair: the processors seal every log entry to its public half."""
+PROCESSORS_LOG_KEY = SealingKey.generate()
+"""The processors' own key for the log, configured as an operator would."""
+
 PRINCIPALS = (
     Principal(Kind.PROCESSORS),
     Principal(Kind.CUSTOMER),
     Principal(Kind.MONITOR),
+    Principal(Kind.AUDITOR),
     # OTHER_VENDOR never connects: its topics and groups are only targets of the matrix
     *(Principal(Kind.VENDOR, v) for v in (VENDOR, FLOODER, STEADY, FLOW_VENDOR)),
 )
@@ -143,6 +153,8 @@ def secure_processors(
         "INTENTCAST_APP_ID": APP_ID,
         "INTENTCAST_EXPIRY_TICK_SECONDS": "0.5",
         "INTENTCAST_SANDBOX_VENDORS": json.dumps([FLOW_VENDOR]),
+        "INTENTCAST_LOG_SEALING_KEY": b64e(PROCESSORS_LOG_KEY.raw),
+        "INTENTCAST_AUDITOR_PUBLIC_KEY": AUDITOR_KEY.public_key,
     }
     procs = Processors(secure_kafka.bootstrap, folder / "data", folder / "processors.log", env=env)
     procs.start()
@@ -152,4 +164,20 @@ def secure_processors(
         procs.stop()
 
 
-__all__ = ["ADMIN_USER", "SecureKafka"]
+@pytest.fixture(scope="module")
+async def acme_vendor(
+    secure_kafka: SecureKafka, secure_processors: Processors
+) -> AsyncIterator[Vendor]:
+    """ACME's example handler on a Vendor of our own, authenticated as vendor-acme-bikes."""
+    vendor = Vendor(
+        FLOW_VENDOR, key=acme.KEY, markets=["bikes"], accepts=sorted(ROSTER),
+        settings=secure_kafka.client_settings(f"vendor-{FLOW_VENDOR}"),
+    )  # fmt: skip
+    vendor.on_intent("bikes")(acme.quote)
+    task = asyncio.create_task(vendor.run())
+    yield vendor
+    vendor.stop()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+__all__ = ["ADMIN_USER", "AUDITOR_KEY", "PROCESSORS_LOG_KEY", "SecureKafka"]

@@ -21,6 +21,7 @@ from intentcast.schemas.topics import (
     ATTESTATIONS,
     CANCELS,
     DEAD_LETTERS,
+    DISCLOSURES,
     INTENT_STATUS,
     INTENTS_SUBMITTED,
     METRICS,
@@ -29,6 +30,7 @@ from intentcast.schemas.topics import (
     VENDOR_REGISTRY,
     market_topic,
     vendor_agreements_topic,
+    vendor_disclosures_topic,
     vendor_feedback_topic,
     vendor_profile_topic,
 )
@@ -39,13 +41,18 @@ pytestmark = pytest.mark.kafka
 
 MARKET = market_topic("bikes")
 OWN_PROFILE, OTHER_PROFILE = vendor_profile_topic(VENDOR), vendor_profile_topic(OTHER_VENDOR)
-OWN = (vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR), OWN_PROFILE)
+OWN = (
+    vendor_feedback_topic(VENDOR), vendor_agreements_topic(VENDOR), OWN_PROFILE,
+    vendor_disclosures_topic(VENDOR),
+)  # fmt: skip
 OTHERS = (
     vendor_feedback_topic(OTHER_VENDOR), vendor_agreements_topic(OTHER_VENDOR), OTHER_PROFILE,
+    vendor_disclosures_topic(OTHER_VENDOR),
 )  # fmt: skip
 TOPICS = (
     INTENTS_SUBMITTED, MARKET, OFFERS_SUBMITTED, OFFERS_DELIVERED, ACCEPTANCES, CANCELS,
-    AGREEMENTS, ATTESTATIONS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS, *OWN,
+    AGREEMENTS, ATTESTATIONS, VENDOR_REGISTRY, INTENT_STATUS, DEAD_LETTERS, METRICS,
+    DISCLOSURES, *OWN,
     *OTHERS,
 )  # fmt: skip
 PROCESSORS_GROUP = "intentcast-processors-matrix"
@@ -60,7 +67,7 @@ GROUPS = (
 )
 TRANSACTIONAL_IDS = (f"intentcast.vendor.{VENDOR}.tx", "intentcast-processors-tx")
 VENDOR_USER = f"vendor-{VENDOR}"
-PRINCIPALS = ("processors", "customer", VENDOR_USER, "monitor")
+PRINCIPALS = ("processors", "customer", VENDOR_USER, "monitor", "auditor")
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ POLICY = {
                 ACCEPTANCES,
                 CANCELS,
                 ATTESTATIONS,  # checked, then chained into the log
+                DISCLOSURES,  # sealed: the processors check the envelope, never the values
                 VENDOR_REGISTRY,  # every worker folds the accepted profiles
                 AGREEMENTS,
                 OFFERS_DELIVERED,
@@ -121,11 +129,12 @@ POLICY = {
     ),
     "customer": Policy(
         read=frozenset({OFFERS_DELIVERED, INTENT_STATUS, AGREEMENTS, VENDOR_REGISTRY}),
-        write=frozenset({INTENTS_SUBMITTED, ACCEPTANCES, CANCELS}),
+        write=frozenset({INTENTS_SUBMITTED, ACCEPTANCES, CANCELS, DISCLOSURES}),
         group_probe_topic=OFFERS_DELIVERED,
     ),
     VENDOR_USER: Policy(
-        read=frozenset({MARKET, VENDOR_REGISTRY, *OWN}),
+        # the log: every entry's hashes and links, to check its own copies against the chain
+        read=frozenset({MARKET, VENDOR_REGISTRY, AGREEMENTS, *OWN}),
         # its own profile topic only: that binds the vendor id to the principal; it reads
         # no attestation, not even its own (they name other vendors' agreements)
         write=frozenset({OFFERS_SUBMITTED, ATTESTATIONS, OWN_PROFILE}),
@@ -137,6 +146,9 @@ POLICY = {
         groups=frozenset({"intentcast.monitor.dashboard"}),
         group_probe_topic=METRICS,
     ),
+    # the log only, with no group: it opens every entry with its own key, and reads nothing
+    # else (not the vendors' clear copies, not the offers, not the statuses)
+    "auditor": Policy(read=frozenset({AGREEMENTS}), group_probe_topic=AGREEMENTS),
 }
 
 CELLS = [
@@ -222,7 +234,7 @@ async def test_acl_cell(clients: Clients, user: str, resource: str, name: str, o
 
 
 def test_matrix_covers_every_principal_kind_and_resource_type() -> None:
-    """The matrix is whole: four principals, four resource types, both vendors' names."""
+    """The matrix is whole: five principals, four resource types, both vendors' names."""
     assert {c[1] for c in CELLS} == {"topic", "group", "transactional-id", "cluster"}
     assert {c[0] for c in CELLS} == set(PRINCIPALS)
     assert set(OTHERS) <= {c[2] for c in CELLS}

@@ -29,7 +29,6 @@ from intentcast.agents import (
     Vendor,
     build_offer,
 )
-from intentcast.examples import acme
 from intentcast.processes import Processors
 from intentcast.schemas import (
     DEAD_LETTERS,
@@ -58,22 +57,6 @@ from tests.security.helpers import records_for_key
 from tests.security.probes import can_read
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(scope="module")
-async def acme_vendor(
-    secure_kafka: SecureKafka, secure_processors: Processors
-) -> AsyncIterator[Vendor]:
-    """ACME's example handler on a Vendor of our own, authenticated as vendor-acme-bikes."""
-    vendor = Vendor(
-        FLOW_VENDOR, key=acme.KEY, markets=["bikes"], accepts=sorted(ROSTER),
-        settings=secure_kafka.client_settings(f"vendor-{FLOW_VENDOR}"),
-    )  # fmt: skip
-    vendor.on_intent("bikes")(acme.quote)
-    task = asyncio.create_task(vendor.run())
-    yield vendor
-    vendor.stop()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest.fixture(scope="module")
