@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -203,9 +203,14 @@ class KafkaTransport:
             acks = [await producer.send(r.topic, value=r.value, key=r.key) for r in records]
             await asyncio.gather(*acks)
 
-    async def history(self, topics: Sequence[str]) -> list[ConsumerRecord[bytes, bytes]]:
+    async def history(
+        self, topics: Sequence[str], partitions: Collection[int] | None = None
+    ) -> list[ConsumerRecord[bytes, bytes]]:
         """Every record ``topics`` hold now, read outside the group (which stays as it is)."""
-        return await read_to_end(self._settings, topics, client_id=f"{self._client_id}-history")
+        return await read_to_end(
+            self._settings, topics, client_id=f"{self._client_id}-history",
+            partitions=None if partitions is None else (lambda _count: partitions),
+        )  # fmt: skip
 
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partitions the group gave this instance right now (empty before it joined)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -132,9 +132,14 @@ class InMemoryTransport:
         for record in records:
             self.publish(record.topic, record.key, record.value)
 
-    async def history(self, topics: Sequence[str]) -> list[MemoryRecord]:
-        """Every record of ``topics`` from the start, topic by topic."""
-        return [record for topic in topics for record in self.topics.get(topic, [])]
+    async def history(
+        self, topics: Sequence[str], partitions: Collection[int] | None = None
+    ) -> list[MemoryRecord]:
+        """Every record of ``topics`` (of ``partitions``: 0 is the only one) from the start."""
+        return [
+            record for topic in topics for record in self.topics.get(topic, [])
+            if partitions is None or record.partition in partitions
+        ]  # fmt: skip
 
     def assignment(self) -> frozenset[tuple[str, int]]:
         """Partition 0 of every subscribed topic."""

@@ -81,6 +81,13 @@ class RetentionSchedule:
                 out.append(item.agreement)
         return out
 
+    def peek_due(self, now: datetime) -> list[Agreement]:
+        """What :meth:`due` would take at ``now``, left in place."""
+        return [
+            item.agreement for item in self._heap
+            if item.at <= now and item.agreement.intent.intent_id not in self._done
+        ]  # fmt: skip
+
     def retry(self, agreement: Agreement, at: datetime) -> None:
         """Call the handler for ``agreement`` again at ``at`` (it failed, or was not sent)."""
         heapq.heappush(self._heap, _Due(at, agreement.agreement_id, agreement))

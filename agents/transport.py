@@ -8,7 +8,7 @@ validation and signing always run in the runtime, whichever transport carries th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import NamedTuple, Protocol
 
 from intentcast.agents.declaration import Subscription
@@ -65,9 +65,12 @@ class VendorTransport(Protocol):
         """Produce ``records`` and return once every one was acknowledged (or raise)."""
         ...
 
-    async def history(self, topics: Sequence[str]) -> Sequence[Received]:
-        """Every record ``topics`` hold now, from their start, outside the consumer group (a
-        topic that does not exist yet holds none); what a restarted vendor rebuilds from."""
+    async def history(
+        self, topics: Sequence[str], partitions: Collection[int] | None = None
+    ) -> Sequence[Received]:
+        """Every record ``topics`` hold now (only ``partitions`` of each, if given), from their
+        start, outside the consumer group (a topic that does not exist yet holds none); what a
+        restarted vendor rebuilds from."""
         ...
 
     def assignment(self) -> frozenset[tuple[str, int]]:

@@ -23,8 +23,9 @@ from intentcast.schemas.agreement import Agreement
 from intentcast.schemas.canonical import decode, encode
 from intentcast.schemas.errors import IntentcastError, SchemaError
 from intentcast.schemas.events import OfferFeedback
+from intentcast.schemas.log import EntryType, LogEntry
 from intentcast.schemas.timeutil import utcnow
-from intentcast.schemas.topics import ATTESTATIONS
+from intentcast.schemas.topics import AGREEMENTS, ATTESTATIONS
 
 __all__ = ["RetentionKeeper", "RetentionStats"]
 
@@ -96,10 +97,40 @@ class RetentionKeeper:
                 agreement = _decode(Agreement, record)
                 if agreement is not None and verify(agreement):
                     self.track(agreement)
+        await self._confirm_from_log()
         log.info(
             "vendor %s: %d agreement(s) await their retention end",
             vendor.vendor_id, self.schedule.pending,
         )  # fmt: skip
+
+    async def _confirm_from_log(self) -> None:
+        """Agreements due now whose attestation the feedback no longer shows (it is kept a week)
+        may still be attested: the log says so in clear (entry type and intent id), and only
+        the processors write it, after checking the attestation is this vendor's."""
+        due = self.schedule.peek_due(self.clock())
+        if not due:
+            return
+        wanted = {a.intent.intent_id for a in due}
+        try:
+            records = await self.transport.history((AGREEMENTS,), {a.partition for a in due})
+        except IntentcastError as exc:
+            log.warning(
+                "vendor %s: the agreement log is unreadable (%s); attestations already "
+                "logged will be refused as already_attested",
+                self.vendor.vendor_id,
+                exc,
+            )
+            return  # fmt: skip
+        for record in records:
+            intent_id = (record.key or b"").decode("ascii", "replace")
+            if intent_id not in wanted:
+                continue
+            try:
+                entry = decode(LogEntry, record.value or b"")
+            except SchemaError:
+                continue  # `audit verify` reports it
+            if entry.entry_type is EntryType.RETENTION_ATTESTATION:
+                self.schedule.attested(intent_id)
 
     def start(self, stop: asyncio.Event) -> None:
         """Work through the schedule in the background until ``stop``."""

@@ -99,7 +99,7 @@ export function parseJson(input) {
 
 // ---- canonical JSON (docs/protocol.md, "Canonical encoding") ----------------------------
 const MONEY_FIELDS = new Set(["price", "max_price"]);
-const TIME_FIELDS = new Set(["valid_until", "needed_by", "at", "consent_timestamp"]); // and *_at
+const TIME_FIELDS = new Set(["valid_until", "needed_by", "retention_end", "at", "consent_timestamp"]); // and *_at
 const FLOAT_MAPS = new Set(["gauges", "latencies_ms"]); // the only floats: metrics values
 
 export function canonicalMoney(text) {

@@ -140,8 +140,8 @@ func checkSurrogates(data []byte) error {
 
 var (
 	moneyFields = map[string]bool{"price": true, "max_price": true}
-	timeFields  = map[string]bool{"valid_until": true, "needed_by": true, "at": true, "consent_timestamp": true} // and *_at
-	floatMaps   = map[string]bool{"gauges": true, "latencies_ms": true}                                          // metrics values
+	timeFields  = map[string]bool{"valid_until": true, "needed_by": true, "retention_end": true, "at": true, "consent_timestamp": true} // and *_at
+	floatMaps   = map[string]bool{"gauges": true, "latencies_ms": true}                                                                 // metrics values
 	moneyInput  = regexp.MustCompile(`^([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$`)
 	timeInput   = regexp.MustCompile(
 		`^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$`)

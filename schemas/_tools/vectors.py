@@ -316,6 +316,7 @@ def build_vectors() -> dict[str, Any]:
         "disclosure": intent_seed,
         "offer": vendor_seed,
         "vendor_profile": vendor_seed,
+        "retention_attestation": vendor_seed,
     }
     offer_bytes = canonical_bytes(messages["offer"])
     sealing = keys.intent_sealing

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from intentcast.agents import Agreement, InMemoryTransport, SigningKey, Vendor
-from intentcast.schemas import OfferFeedback, agreement_retention_end
+from intentcast.schemas import AGREEMENTS, OfferFeedback, agreement_retention_end, encode
+from intentcast.schemas.crypto import SealingKey
+from intentcast.schemas.log import RETENTION_ATTESTATION_ENTRY, Reader
 from intentcast.schemas.retention import ATTESTED_FEEDBACK
 from intentcast.schemas.timeutil import utcnow
 from tests.agents.helpers import make_agreement
@@ -96,15 +98,26 @@ async def test_a_failing_handler_is_retried_and_never_attested_until_it_succeeds
         assert running.retention.stats.handler_errors == 2 and len(deleted) == 1
 
 
+async def served_before_the_end(
+    unique: Callable[[str], str],
+) -> tuple[Vendor, list[Agreement], InMemoryTransport, tuple[Agreement, Agreement]]:
+    """A vendor that received two agreements and stopped before either end came."""
+    vendor, deleted = deleting_vendor(unique, ahead=timedelta(0))
+    transport = InMemoryTransport()
+    pair = (
+        make_agreement(vendor.key, vendor.vendor_id),
+        make_agreement(vendor.key, vendor.vendor_id),
+    )
+    async with vendor.serving(transport):
+        for agreement in pair:
+            await transport.send_agreement(agreement)
+    return vendor, deleted, transport, pair
+
+
 async def test_a_restarted_vendor_rebuilds_its_schedule_and_skips_what_is_attested(
     unique: Callable[[str], str],
 ) -> None:
-    vendor, deleted = deleting_vendor(unique, ahead=timedelta(0))
-    transport = InMemoryTransport()
-    first, second = (make_agreement(vendor.key, vendor.vendor_id) for _ in range(2))
-    async with vendor.serving(transport):
-        await transport.send_agreement(first)
-        await transport.send_agreement(second)
+    vendor, deleted, transport, (first, second) = await served_before_the_end(unique)
     # the log already holds an attestation of the first (the processors said so)
     transport.publish(
         vendor.feedback_topic, first.intent.intent_id.encode(),
@@ -120,3 +133,21 @@ async def test_a_restarted_vendor_rebuilds_its_schedule_and_skips_what_is_attest
         await eventually(lambda: len(transport.attestations()) == 1)
         assert [a.agreement_id for a in transport.attestations()] == [second.agreement_id]
         assert deleted == [second]
+
+
+async def test_after_the_feedback_expired_the_log_still_says_what_is_attested(
+    unique: Callable[[str], str],
+) -> None:
+    """Feedback is kept a week; the log forever. A vendor back after a long outage reads the
+    clear part of the log (entry type, intent id) before it deletes and attests again."""
+    vendor, deleted, transport, (logged, other) = await served_before_the_end(unique)
+    entry = RETENTION_ATTESTATION_ENTRY.entry(
+        vendor.attestation(logged), partition=0, seq=1, prev_hash=logged.agreement_id,
+        readers={Reader.PROCESSORS: SealingKey.generate().public_key}, recorded_at=utcnow(),
+    )  # fmt: skip
+    transport.publish(AGREEMENTS, logged.intent.intent_id.encode(), encode(entry))
+    vendor.delete_ahead = SOON
+    async with vendor.serving(transport) as running:
+        assert running.retention.schedule.is_attested(logged.intent.intent_id)
+        await eventually(lambda: len(transport.attestations()) == 1)
+        assert deleted == [other]

@@ -561,10 +561,12 @@ def test_the_field_lists_other_languages_normalise_by_are_complete() -> None:
     """Other languages find money, timestamps and floats by field name: the lists must hold."""
     kinds = _leaf_fields()
     assert kinds["money"] == {"price", "max_price"}
-    named = {"at", "valid_until", "needed_by", "consent_timestamp"}
+    named = {"at", "valid_until", "needed_by", "retention_end", "consent_timestamp"}
     assert {n for n in kinds["time"] if not n.endswith("_at")} == named
     assert not {n for n in kinds["other"] | kinds["money"] if n.endswith("_at")}
     assert kinds["float"] == {"gauges", "latencies_ms"}
     text = " ".join(PROTOCOL.split())
-    assert "`*_at`, `at`, `valid_until`, `needed_by` and `consent_timestamp`" in text
+    assert (
+        "`*_at`, `at`, `valid_until`, `needed_by`, `retention_end` and `consent_timestamp`" in text
+    )
     assert "the floats are the values of `gauges` and `latencies_ms`" in text

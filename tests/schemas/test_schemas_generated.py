@@ -71,7 +71,7 @@ def test_every_sample_of_every_version_decodes(path: Path) -> None:
         key = (
             getattr(message, "signing_key", None) or VECTORS["keys"]["intent_signing"]["public_key"]
         )
-        if kind == "offer":
+        if kind in ("offer", "retention_attestation"):  # signed by the vendor
             key = VECTORS["keys"]["vendor_signing"]["public_key"]
         verify_model(message, key)
 
