@@ -293,15 +293,18 @@ class Wallet:
         self._save()
 
     def forget(self, intent_id: str) -> None:
-        """Delete an intent's keys, receipts and attestations for good (the customer's choice,
-        once the intent is closed: without the keys nobody can act for it or open its replies
-        again, and nothing on this machine recalls it)."""
+        """Delete an intent's keys, receipts, attestations and disclosures for good (the
+        customer's choice, once the intent is closed: without the keys nobody can act for it
+        or open its replies again, and nothing on this machine recalls it)."""
         self._data["intents"].pop(intent_id, None)
         self._data["dropped"].pop(intent_id, None)
         receipts = self._data["receipts"]
         for agreement_id in [a for a, r in receipts.items() if r.get("intent_id") == intent_id]:
             del receipts[agreement_id]
             self._data["attestations"].pop(agreement_id, None)
+        disclosures = self._data["disclosures"]
+        for disclosure_id in [d for d, v in disclosures.items() if v["intent_id"] == intent_id]:
+            del disclosures[disclosure_id]
         self._save()
 
     def stored_receipt(self, agreement_id: str) -> dict[str, Any] | None:

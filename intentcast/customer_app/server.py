@@ -90,6 +90,7 @@ class CustomerAppServer:
         routes.add_post("/api/intents/{intent_id}/cancel", self.cancel)
         routes.add_delete("/api/intents/{intent_id}", self.delete)
         routes.add_post("/api/intents/{intent_id}/keep", self.keep)
+        routes.add_post("/api/intents/{intent_id}/disclose", self.disclose)
         routes.add_post("/api/retention/refresh", self.refresh_retention)
         routes.add_get("/api/agreements/{agreement_id}/verify", self.verify)
         routes.add_get("/api/export", self.export)
@@ -193,6 +194,10 @@ class CustomerAppServer:
     async def delete(self, request: web.Request) -> web.Response:
         await self.session.delete(request.match_info["intent_id"])
         return _json({"deleted": request.match_info["intent_id"]})
+
+    async def disclose(self, request: web.Request) -> web.Response:
+        form = await self._body(request)
+        return _json(await self.session.disclose(request.match_info["intent_id"], form))
 
     async def keep(self, request: web.Request) -> web.Response:
         keep = (await self._body(request)).get("keep")

@@ -18,11 +18,13 @@ from intentcast.agents import (
     ClientError,
     ClientSettings,
     CustomerClient,
+    DisclosureError,
     IntentHandle,
     IntentRejectedError,
     Wallet,
 )
 from intentcast.agents.intent_handle import CLOSED
+from intentcast.customer_app.disclosure_form import parse_disclosure
 from intentcast.customer_app.forms import FormError, parse_draft
 from intentcast.customer_app.promises import roster_view
 from intentcast.customer_app.records import History, IntentRecord, history_path_for
@@ -46,8 +48,11 @@ class AppError(Exception):
 
 def plain(exc: IntentcastError) -> str:
     """A client error as a person reads it: what happened, then what to do next."""
-    if isinstance(exc, IntentRejectedError | AgreementError) and exc.reason is not None:
-        verb = "refused the intent" if isinstance(exc, IntentRejectedError) else "made no deal"
+    if isinstance(exc, IntentRejectedError | AgreementError | DisclosureError) and exc.reason:
+        verb = {
+            IntentRejectedError: "refused the intent", AgreementError: "made no deal",
+            DisclosureError: "refused the disclosure",
+        }[type(exc)]  # fmt: skip
         return f"The broker {verb}: {exc.reason.description}"
     hint = next_step(exc)
     return f"{exc}. {hint}" if hint else str(exc)
@@ -82,6 +87,9 @@ class CustomerSession:
     def _kept(self) -> Callable[[str], Kept]:
         """What the wallet holds, by intent id (read once per view)."""
         receipts = {r.agreement.intent.intent_id: r for r in self.wallet.receipts()}
+        disclosed: dict[str, list[dict[str, Any]]] = {}
+        for item in self.wallet.disclosures():
+            disclosed.setdefault(item["intent_id"], []).append(item)
         retention = {row.intent_id: row for row in self.wallet.retention()}
         dropped = {d.intent_id: d for d in self.wallet.dropped()}
         held = set(self.wallet.intent_ids())
@@ -90,7 +98,7 @@ class CustomerSession:
             return Kept(
                 receipt=receipts.get(intent_id), retention=retention.get(intent_id),
                 has_keys=intent_id in held, keep_keys=self.wallet.keeps(intent_id),
-                dropped=dropped.get(intent_id),
+                dropped=dropped.get(intent_id), disclosures=tuple(disclosed.get(intent_id, ())),
             )  # fmt: skip
 
         return of
@@ -170,6 +178,26 @@ class CustomerSession:
             await handle.cancel(timeout=self.accept_timeout)
         except IntentcastError as exc:
             raise AppError(503, plain(exc)) from None
+        return self.view(intent_id)
+
+    async def disclose(self, intent_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        """Seal what the customer chose to the vendor of this intent's agreement, and send it."""
+        self._record(intent_id)
+        receipt = self._kept()(intent_id).receipt
+        if receipt is None:
+            raise AppError(409, "There is no agreement to disclose to yet: accept an offer first.")
+        try:
+            values = parse_disclosure(form)
+        except FormError as exc:
+            raise AppError(422, "Some fields need another look.", exc.fields) from None
+        try:
+            await self.client.disclose(receipt, values, timeout=self.accept_timeout)
+        except SchemaError as exc:
+            raise AppError(
+                422, f"The disclosure does not fit the protocol: {exc.detail}."
+            ) from None
+        except IntentcastError as exc:
+            raise AppError(409 if isinstance(exc, ClientError) else 503, plain(exc)) from None
         return self.view(intent_id)
 
     async def refresh_retention(self) -> dict[str, Any]:

@@ -22,6 +22,9 @@ from intentcast.agents import (
 )
 from intentcast.customer_app.promises import terms_view
 from intentcast.customer_app.records import IntentRecord
+from intentcast.schemas.canonical import decode
+from intentcast.schemas.disclosure import Disclosure
+from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import IntentStatus, StatusKind
 from intentcast.schemas.timeutil import format_utc
 
@@ -101,9 +104,24 @@ def _keys_view(has_keys: bool, keep: bool, dropped: DroppedKeys | None) -> dict[
     }  # fmt: skip
 
 
-def _agreement_view(
-    receipt: Receipt, retention: AgreementRetention | None, now: datetime
-) -> dict[str, Any]:
+def _disclosure_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """One disclosure as kept in the wallet: whom, when, which fields and what they said."""
+    try:
+        sent = decode(Disclosure, stored["disclosure"])
+    except (KeyError, SchemaError) as exc:
+        raise WalletError(f"a stored disclosure is unreadable ({exc})") from None
+    return {
+        "disclosure_id": sent.disclosure_id,
+        "vendor_id": sent.vendor_id,
+        "fields": list(sent.fields),
+        "disclosed_at": format_utc(sent.disclosed_at),
+        "values": stored.get("values", {}),
+    }
+
+
+def _agreement_view(kept: Kept, now: datetime) -> dict[str, Any]:
+    receipt, retention = kept.receipt, kept.retention
+    assert receipt is not None
     agreement = receipt.agreement
     return {
         "agreement_id": agreement.agreement_id,
@@ -117,6 +135,11 @@ def _agreement_view(
         "promises": terms_view(ref.id for ref in agreement.terms),
         "receipt": receipt.consent.to_kantara(),
         "retention": _retention_view(retention, now),
+        "disclosures": [
+            _disclosure_view(d)
+            for d in kept.disclosures
+            if d.get("agreement_id") == receipt.agreement_id
+        ],
     }
 
 
@@ -129,6 +152,7 @@ class Kept:
     has_keys: bool = False
     keep_keys: bool = False
     dropped: DroppedKeys | None = None
+    disclosures: tuple[dict[str, Any], ...] = ()
 
 
 def intent_view(record: IntentRecord, kept: Kept, live: bool, now: datetime) -> dict[str, Any]:
@@ -159,7 +183,7 @@ def intent_view(record: IntentRecord, kept: Kept, live: bool, now: datetime) -> 
         "refusals": [
             _refusal_view(s, offers) for s in record.statuses if s.status is StatusKind.REJECTED
         ],
-        "agreement": None if receipt is None else _agreement_view(receipt, kept.retention, now),
+        "agreement": None if receipt is None else _agreement_view(kept, now),
     }
 
 

@@ -1,8 +1,9 @@
 """The customer app in headless Chromium on the session's real broker, with the example vendors.
 
 One person's whole flow: a refused intent told in plain words, then compose, publish, offers
-arriving live, accept the cheapest, the receipt, verify offline, the history with what the
-vendor promised, export, delete. Screenshots go to artifacts/ (CI keeps them).
+arriving live, accept the cheapest, the receipt, verify offline, what the vendor promised
+and until when, a disclosure to that vendor only, export, delete. Screenshots go to
+artifacts/ (CI keeps them).
 """
 
 from __future__ import annotations
@@ -110,6 +111,29 @@ async def test_whole_customer_flow_in_the_browser(
         assert "✗" not in await verdict.inner_text()
         await page.screenshot(path=str(ARTIFACTS / "customer-app-receipt.png"), full_page=True)
 
+        # disclose a name and a delivery address to the chosen vendor only
+        disclosed_before = vendors["acme-bikes"].stats.disclosures_received
+        form = card.get_by_test_id("disclose-form")
+        await form.get_by_test_id("disclose-pick-name").check()
+        await form.get_by_test_id("disclose-pick-delivery_address").check()
+        await form.get_by_test_id("disclose-name").fill("Ada Lovelace")
+        await form.get_by_test_id("disclose-address_lines").fill("12 Example Street\nFlat 3")
+        await form.get_by_test_id("disclose-address_city").fill("Berlin")
+        await form.get_by_test_id("disclose-address_postal_code").fill("10115")
+        await form.get_by_test_id("disclose-address_country").fill("Germany")
+        await form.get_by_test_id("disclose").click()
+        await card.get_by_text("Use a two-letter ISO 3166 country code").wait_for()
+        form = card.get_by_test_id("disclose-form")
+        assert await form.get_by_test_id("disclose-name").input_value() == "Ada Lovelace"
+        await form.get_by_test_id("disclose-address_country").fill("DE")
+        await form.get_by_test_id("disclose").click()
+        told = card.get_by_test_id("disclosed")
+        await told.wait_for(timeout=STEP)
+        assert "Told acme-bikes" in await told.inner_text()
+        assert "delivery address, name" in await told.inner_text()
+        assert vendors["acme-bikes"].stats.disclosures_received == disclosed_before + 1
+        await page.screenshot(path=str(ARTIFACTS / "customer-app-disclosure.png"), full_page=True)
+
         # export everything: the intent, both offers, the receipt; no keys unless asked
         async with page.expect_download() as download_info:
             await page.get_by_test_id("export").click()
@@ -118,6 +142,8 @@ async def test_whole_customer_flow_in_the_browser(
         intent_id = exported["intents"][0]["intent_id"]
         assert len(exported["intents"][0]["offers"]) == 2
         assert exported["receipts"][0]["intent_id"] == intent_id
+        [kept] = exported["intents"][0]["agreement"]["disclosures"]
+        assert kept["values"]["name"] == "Ada Lovelace"
         assert "keys" not in exported
 
         # delete the closed intent: its keys, receipt and records leave this machine

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from intentcast.agents import IntentKeys, Receipt, Wallet
+from intentcast.customer_app.disclosure_form import DISCLOSURE_HINTS
 from intentcast.customer_app.records import History, history_path_for
 from intentcast.schemas.crypto import SigningKey, sign_model
 from intentcast.schemas.events import IntentStatus, StatusKind
@@ -180,3 +182,43 @@ async def test_delete_waits_until_the_intent_is_closed(tmp_path: Path) -> None:
     assert wallet.receipts() == []
     assert wallet.keys(open_intent.intent_id) is not None
     assert set(History(history_path_for(wallet_path)).records) == {open_intent.intent_id}
+
+
+@pytest.mark.parametrize(
+    ("form", "fields"),
+    [
+        ({"fields": []}, ["fields"]),
+        ({"fields": ["email"], "email": "not an address"}, ["email"]),
+        ({"fields": ["phone"], "phone": "call me"}, ["phone"]),
+        ({"fields": ["name"], "name": ""}, ["name"]),
+        (
+            {"fields": ["delivery_address"], "address_lines": "", "address_country": "Germany"},
+            ["address_lines", "address_city", "address_country"],
+        ),
+    ],
+)
+async def test_a_disclosure_that_does_not_fit_is_told_field_by_field(
+    tmp_path: Path, form: dict[str, object], fields: list[str]
+) -> None:
+    wallet_path = tmp_path / "wallet.json"
+    intent_id, _ = keep_an_agreement(wallet_path)
+    async with serving(unreachable_kafka(), wallet_path) as server, signed_in(server) as http:
+        resp = await http.post(f"{server.origin}/api/intents/{intent_id}/disclose", json=form)
+        assert resp.status == 422
+        body = await resp.json()
+    assert sorted(body["fields"]) == sorted(fields)
+    assert all(body["fields"][f] == DISCLOSURE_HINTS[f] for f in fields)
+    assert Wallet(wallet_path).disclosures() == [], "nothing was sealed or sent"
+
+
+async def test_no_disclosure_before_an_agreement(tmp_path: Path) -> None:
+    wallet_path = tmp_path / "wallet.json"
+    open_intent = make_intent()
+    History(history_path_for(wallet_path)).add(open_intent)
+    async with serving(unreachable_kafka(), wallet_path) as server, signed_in(server) as http:
+        resp = await http.post(
+            f"{server.origin}/api/intents/{open_intent.intent_id}/disclose",
+            json={"fields": ["name"], "name": "Ada"},
+        )
+        assert resp.status == 409
+        assert "accept an offer first" in (await resp.json())["error"]
