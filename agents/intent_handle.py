@@ -29,6 +29,7 @@ from intentcast.schemas.disclosure import Disclosure
 from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.events import IntentStatus, StatusKind
 from intentcast.schemas.intent import Cancel, Intent
+from intentcast.schemas.log import LogEntry
 from intentcast.schemas.offer import Acceptance, Offer
 from intentcast.schemas.timeutil import utcnow
 from intentcast.schemas.topics import ACCEPTANCES, CANCELS, DISCLOSURES, INTENTS_SUBMITTED
@@ -71,6 +72,15 @@ class IntentHandle:
         self._submitted = False
         self.agreement: Agreement | None = None
         self.receipt: Receipt | None = None
+
+    @property
+    def log_entry(self) -> LogEntry | None:
+        """The agreement log's entry that records our agreement (opened with the intent's key
+        and checked against it when it arrived): where to find it again in an audit."""
+        if self.agreement is None:
+            return None
+        wanted = self.agreement.agreement_id
+        return next((e for e in self._replies.entries if e.content_hash == wanted), None)
 
     @property
     def intent_id(self) -> str:

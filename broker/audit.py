@@ -18,15 +18,19 @@ from aiokafka import AIOKafkaConsumer
 from intentcast.broker.kafka_meta import topic_partitions
 from intentcast.broker.partition_reader import read_partition
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import AGREEMENTS, Agreement, SchemaError, decode
+from intentcast.schemas import AGREEMENTS, Agreement, SchemaError
 from intentcast.schemas.crypto import SealingKey
 from intentcast.schemas.log import (
     AGREEMENT_ENTRY,
     ENTRY_KINDS,
     ChainCheck,
-    EntryType,
+    Link,
     LogEntry,
+    decode_link,
+    is_agreement,
+    link_intent,
     locate,
+    recorded_hash,
 )
 
 
@@ -81,16 +85,19 @@ def check_record(
     chain: ChainCheck,
     agreed: dict[str, str],
     keys: LogKeys,
-) -> tuple[LogEntry | None, bool, str | None]:
-    """Check one record against its chain: (entry, opened, problem or None)."""
+) -> tuple[Link | None, bool, str | None]:
+    """Check one record against its chain: (link, opened, problem or None). A legacy
+    agreement in clear counts as opened: the chain check verified it in full."""
     try:
-        entry = decode(LogEntry, value or b"")
+        entry = decode_link(value or b"")
     except SchemaError as exc:
         return None, False, f"not a valid log entry ({exc})"
     if not chain.add(entry):
         return entry, False, chain.problem
-    if entry.entry_type is EntryType.AGREEMENT and entry.intent_id in agreed:
-        return entry, False, f"second agreement for intent {entry.intent_id[:12]}"
+    if is_agreement(entry) and link_intent(entry) in agreed:
+        return entry, False, f"second agreement for intent {link_intent(entry)[:12]}"
+    if isinstance(entry, Agreement):
+        return entry, True, None
     key = keys.opener(entry)
     if key is None:
         return entry, False, None
@@ -166,8 +173,8 @@ async def verify_log(
             result.breaks.append(Break(partition, offset, problem))
             continue
         assert entry is not None
-        if entry.entry_type is EntryType.AGREEMENT:
-            agreed[entry.intent_id] = entry.content_hash
+        if is_agreement(entry):
+            agreed[link_intent(entry)] = recorded_hash(entry)
             result.agreements += 1
         result.verified += 1
         result.opened += opened
@@ -175,18 +182,18 @@ async def verify_log(
     return result
 
 
-async def find_entry(settings: BrokerSettings, agreement_id: str) -> LogEntry | None:
-    """The agreement entry whose content hash (the agreement id) is or starts with
-    ``agreement_id``: found with no key, since the hash is public."""
-    found: LogEntry | None = None
+async def find_entry(settings: BrokerSettings, agreement_id: str) -> Link | None:
+    """The link recording the agreement whose id is or starts with ``agreement_id``: found
+    with no key, since the hash is public."""
+    found: Link | None = None
     async for _, _, value in iter_log(settings):
         if found is not None:
             continue  # drain, so the generator closes its consumer normally
         entry = decode_or_none(value)
         if (
             entry is not None
-            and entry.entry_type is EntryType.AGREEMENT
-            and entry.content_hash.startswith(agreement_id)
+            and is_agreement(entry)
+            and recorded_hash(entry).startswith(agreement_id)
         ):
             found = entry
     return found
@@ -194,14 +201,14 @@ async def find_entry(settings: BrokerSettings, agreement_id: str) -> LogEntry | 
 
 async def find_agreement(
     settings: BrokerSettings, agreement_id: str, keys: LogKeys
-) -> tuple[LogEntry | None, Agreement | None]:
-    """The agreement entry for ``agreement_id`` (or a unique prefix) and, when ``keys`` open
-    it, the agreement itself, checked against the entry."""
+) -> tuple[Link | None, Agreement | None]:
+    """The link for ``agreement_id`` (or a unique prefix) and, when ``keys`` open it (or it
+    is a legacy agreement in clear), the agreement itself, checked against its entry."""
     entry = await find_entry(settings, agreement_id)
-    key = keys.opener(entry) if entry is not None else None
-    if entry is None or key is None:
-        return entry, None
-    return entry, entry.open(AGREEMENT_ENTRY, key)
+    if entry is None or isinstance(entry, Agreement):
+        return entry, entry
+    key = keys.opener(entry)
+    return entry, entry.open(AGREEMENT_ENTRY, key) if key is not None else None
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ class KeptCheck:
     """A party's own agreement (the customer's receipt, the vendor's clear copy) against the
     log: the entry that records it and the chain up to it, or what is wrong."""
 
-    entry: LogEntry | None
+    entry: Link | None
     chained: int
     problem: str | None
 
@@ -237,16 +244,18 @@ async def verify_kept(settings: BrokerSettings, agreement: Agreement) -> KeptChe
     problem = chain.problem
     if problem is None and entry is None:
         problem = f"no entry records agreement {agreement.agreement_id[:12]} in the log"
-    if problem is None and entry is not None:
+    if isinstance(entry, Agreement) and entry != agreement:
+        problem = "the log holds another agreement under this id"
+    if problem is None and isinstance(entry, LogEntry):
         problem = AGREEMENT_ENTRY.bind(agreement, entry)
         if entry.intent_id != agreement.intent.intent_id:
             problem = "the entry is about another intent"
     return KeptCheck(entry, chain.entries, problem)
 
 
-def decode_or_none(value: bytes | None) -> LogEntry | None:
-    """The entry a record holds, or None where it holds none (the chain check says so)."""
+def decode_or_none(value: bytes | None) -> Link | None:
+    """The link a record holds, or None where it holds none (the chain check says so)."""
     try:
-        return decode(LogEntry, value or b"")
+        return decode_link(value or b"")
     except SchemaError:
         return None

@@ -24,9 +24,18 @@ from intentcast.broker.log_keys import log_readers, processors_key
 from intentcast.broker.outputs import Outputs
 from intentcast.broker.partition_reader import read_partition
 from intentcast.broker.settings import BrokerSettings
-from intentcast.schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, decode, encode
+from intentcast.schemas import AGREEMENTS, GENESIS_HASH, Agreement, SchemaError, encode
 from intentcast.schemas.crypto import SealingKey
-from intentcast.schemas.log import AGREEMENT_ENTRY, EntryKind, EntryType, LogEntry, Reader
+from intentcast.schemas.log import (
+    AGREEMENT_ENTRY,
+    EntryKind,
+    EntryType,
+    Link,
+    LogEntry,
+    Reader,
+    decode_link,
+    link_id,
+)
 from intentcast.schemas.timeutil import utcnow
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,9 +52,9 @@ class ChainState:
     by_intent: dict[str, str] = field(default_factory=dict)
     _expiries: list[tuple[datetime, str]] = field(default_factory=list)  # a heap
 
-    def advance(self, entry: LogEntry) -> None:
-        """Move the head to ``entry`` (any type)."""
-        self.seq, self.head = entry.seq, entry.entry_id
+    def advance(self, link: Link) -> None:
+        """Move the head to ``link`` (an entry of any type, or a legacy agreement)."""
+        self.seq, self.head = link.seq, link_id(link)
 
     def add(self, agreement: Agreement, horizon: datetime) -> None:
         """Remember the agreed intent unless it expired before `horizon`, and forget those
@@ -159,10 +168,13 @@ class Ledger:
         return self._clock() - timedelta(seconds=keep)
 
 
-def _open_agreement(entry: LogEntry, key: SealingKey) -> Agreement | None:
-    if entry.entry_type is not EntryType.AGREEMENT:
+def _open_agreement(link: Link, key: SealingKey) -> Agreement | None:
+    """The agreement a link records (a legacy one is in clear), or None for other types."""
+    if isinstance(link, Agreement):
+        return link
+    if link.entry_type is not EntryType.AGREEMENT:
         return None
-    return entry.open(AGREEMENT_ENTRY, key)
+    return link.open(AGREEMENT_ENTRY, key)
 
 
 async def find_recorded(
@@ -176,7 +188,7 @@ async def find_recorded(
             if record.key != wanted:
                 continue
             try:
-                found = _open_agreement(decode(LogEntry, record.value or b""), key)
+                found = _open_agreement(decode_link(record.value or b""), key)
             except SchemaError:
                 continue  # `audit verify` reports it
             if found is not None:
@@ -193,7 +205,7 @@ async def read_chain(
     client_id = f"{settings.app_id}-ledger"
     async for record in read_partition(settings, AGREEMENTS, partition, client_id=client_id):
         try:
-            entry = decode(LogEntry, record.value or b"")
+            entry = decode_link(record.value or b"")  # a log from before entries goes on
             state.advance(entry)
             agreement = _open_agreement(entry, key)
         except SchemaError:

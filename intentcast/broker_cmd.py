@@ -32,6 +32,7 @@ from intentcast.doctor import TopicProblem, quiet_kafka_client, topic_problems
 from intentcast.logs import logging_config
 from intentcast.schemas import Agreement, SchemaError, decode
 from intentcast.schemas.crypto import SealingKey
+from intentcast.schemas.log import recorded_hash
 
 T = TypeVar("T")
 broker_app = typer.Typer(help="Run the stream processors.", no_args_is_help=True)
@@ -337,7 +338,7 @@ def receipt(
         )
     if agreement is None:
         raise one_line_error(
-            f"agreement {entry.content_hash[:16]} is in the log, sealed to its parties: open it "
+            f"agreement {recorded_hash(entry)[:16]} is in the log, sealed to its parties: open it "
             "with --wallet (the customer's), --key (the auditor's) or on the processors' machine"
         )
     rec = agreement.receipt()

@@ -44,12 +44,18 @@ __all__ = [
     "ChainCheck",
     "EntryKind",
     "EntryType",
+    "Link",
     "LogEntry",
     "Reader",
     "SealedKey",
     "check_chain",
+    "decode_link",
+    "is_agreement",
+    "link_id",
+    "link_intent",
     "link_problem",
     "locate",
+    "recorded_hash",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -290,18 +296,57 @@ ENTRY_KINDS: Final[Mapping[EntryType, EntryKind[Any]]] = MappingProxyType(
 """Every entry type and how its content is checked."""
 
 
-def link_problem(entry: LogEntry, partition: int, seq: int, head: str) -> str | None:
-    """Why ``entry`` cannot follow a partition's chain whose last entry is (``seq``, ``head``),
-    or None: the checks anyone can make without a key."""
+Link = LogEntry | Agreement
+"""A record of the log: an entry, or an agreement in clear, as the log held before entries (a
+legacy link: its id is its ``agreement_id``, which the first entry after it links to)."""
+
+
+def decode_link(data: bytes) -> Link:
+    """A log record as an entry, else as a legacy agreement; the entry's error if neither."""
     try:
-        entry.verify_id()
+        return decode(LogEntry, data)
     except SchemaError as exc:
-        return f"entry {entry.entry_id[:12]} does not verify: {exc.detail}"
-    if entry.partition != partition:
-        return f"entry says partition {entry.partition}"
-    if entry.seq != seq + 1:
-        return f"seq {entry.seq} follows seq {seq}"
-    if entry.prev_hash != head:
+        try:
+            return decode(Agreement, data)
+        except SchemaError:
+            raise exc from None
+
+
+def link_id(link: Link) -> str:
+    """What the next link's ``prev_hash`` names."""
+    return link.entry_id if isinstance(link, LogEntry) else link.agreement_id
+
+
+def link_intent(link: Link) -> str:
+    return link.intent_id if isinstance(link, LogEntry) else link.intent.intent_id
+
+
+def is_agreement(link: Link) -> bool:
+    """Whether the link records an agreement (an agreement entry, or a legacy agreement)."""
+    return isinstance(link, Agreement) or link.entry_type is EntryType.AGREEMENT
+
+
+def recorded_hash(link: Link) -> str:
+    """The hash of what the link records: an entry's content hash, a legacy agreement's id."""
+    return link.content_hash if isinstance(link, LogEntry) else link.agreement_id
+
+
+def link_problem(link: Link, partition: int, seq: int, head: str) -> str | None:
+    """Why ``link`` cannot follow a partition's chain whose last link is (``seq``, ``head``),
+    or None: the checks anyone can make without a key (a legacy agreement, in clear, is
+    verified in full)."""
+    try:
+        if isinstance(link, LogEntry):
+            link.verify_id()
+        else:
+            link.verify()
+    except SchemaError as exc:
+        return f"entry {link_id(link)[:12]} does not verify: {exc.detail}"
+    if link.partition != partition:
+        return f"entry says partition {link.partition}"
+    if link.seq != seq + 1:
+        return f"seq {link.seq} follows seq {seq}"
+    if link.prev_hash != head:
         return "prev_hash does not match the previous entry (chain broken)"
     return None
 
@@ -320,19 +365,19 @@ class ChainCheck:
     def intact(self) -> bool:
         return self.problem is None
 
-    def add(self, entry: LogEntry) -> bool:
-        """Take the next entry; False (and ``problem`` set) once the chain is broken."""
+    def add(self, entry: Link) -> bool:
+        """Take the next link; False (and ``problem`` set) once the chain is broken."""
         if self.problem is not None:
             return False
         self.problem = link_problem(entry, self.partition, self.seq, self.head)
         if self.problem is not None:
             return False
-        self.seq, self.head = entry.seq, entry.entry_id
+        self.seq, self.head = entry.seq, link_id(entry)
         self.entries += 1
         return True
 
 
-def check_chain(partition: int, entries: Iterable[LogEntry]) -> ChainCheck:
+def check_chain(partition: int, entries: Iterable[Link]) -> ChainCheck:
     """Check a partition's entries in log order, from its first."""
     check = ChainCheck(partition)
     for entry in entries:
@@ -342,8 +387,8 @@ def check_chain(partition: int, entries: Iterable[LogEntry]) -> ChainCheck:
 
 
 def locate(
-    partition: int, entries: Iterable[LogEntry | None], content_hash: str
-) -> tuple[LogEntry | None, ChainCheck]:
+    partition: int, entries: Iterable[Link | None], content_hash: str
+) -> tuple[Link | None, ChainCheck]:
     """Walk a partition's entries in log order (None: a record that is no entry) until the one
     recording ``content_hash``; return it (or None) and the chain check up to it. A party that
     kept its content finds its own entry this way, with no key."""
@@ -353,6 +398,6 @@ def locate(
             check.problem = "a record of the partition is not a log entry"
         if entry is None or not check.add(entry):
             return None, check
-        if entry.content_hash == content_hash:
+        if recorded_hash(entry) == content_hash:
             return entry, check
     return None, check

@@ -48,7 +48,10 @@ async def _agree(client: CustomerClient, item: str) -> Party:
         city="Berlin", terms=["SD-BASE", "P2B1"], intake_timeout=90.0,
     )  # fmt: skip
     async for offer in handle.offers(timeout=60.0):
-        return Party(await handle.accept(offer, timeout=60), handle.keys.sealing)
+        agreement = await handle.accept(offer, timeout=60)
+        assert handle.log_entry is not None  # the client read it from the log itself
+        assert handle.log_entry.content_hash == agreement.agreement_id
+        return Party(agreement, handle.keys.sealing)
     raise AssertionError(f"no offer delivered to {handle.intent_id}")
 
 

@@ -475,6 +475,15 @@ PRODUCED_ELSEWHERE: dict[ReasonCode, str] = {
     "test_records_too_large_for_a_vendor_topic_are_dead_lettered_and_only_those",
     ReasonCode.UNDECODABLE_BATCH: "tests/reliability/test_undecodable_input.py::"
     "test_corrupted_batches_are_dead_lettered_with_their_offsets_and_the_rest_handled",
+    # the attestation checks (a real broker refuses two of them in test_retention_flow.py)
+    **dict.fromkeys(
+        (
+            ReasonCode.RETENTION_END_MISMATCH,
+            ReasonCode.DELETION_TIME_INVALID,
+            ReasonCode.ALREADY_ATTESTED,
+        ),
+        "tests/retention/test_retention_rule.py::test_the_binding_checks_refuse_with_a_reason",
+    ),
     ReasonCode.AGREEMENT_UNKNOWN: _DISCLOSURE_RULES,
     ReasonCode.NOT_AGREED_VENDOR: _DISCLOSURE_RULES,
     ReasonCode.NO_SEALING_KEY: _DISCLOSURE_RULES,

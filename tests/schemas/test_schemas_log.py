@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import nacl.bindings
 import pytest
@@ -24,7 +25,7 @@ from intentcast.schemas._tools.generate import REPO_DIR
 from intentcast.schemas._tools.samples import sample, sample_keys
 from intentcast.schemas.canonical import canonical_json, sha256_hex
 from intentcast.schemas.crypto import b64d, b64e
-from intentcast.schemas.log import locate
+from intentcast.schemas.log import decode_link, locate
 
 KEYS = sample_keys()
 
@@ -141,3 +142,34 @@ def test_the_vectors_open_with_libsodium_primitives_alone() -> None:
     agreement = decode(Agreement, case["content"])
     assert agreement.agreement_id == entry["content_hash"]
     assert decode(LogEntry, json.dumps(entry)) == sample(LogEntry)
+
+
+def test_a_log_from_before_entries_goes_on_as_the_same_chain() -> None:
+    """Agreements in clear (the log before entries) stay links: the first entry after them
+    links to the last one's agreement_id, and a changed one still breaks the chain."""
+    base = sample(Agreement)
+    legacy = Agreement.build(
+        partition=base.partition, seq=0, prev_hash=GENESIS_HASH, intent=base.intent,
+        offer=base.offer, acceptance=base.acceptance, vendor_key=base.vendor_key,
+        recorded_at=base.recorded_at,
+    )  # fmt: skip
+    later = Agreement.build(
+        partition=base.partition, seq=1, prev_hash=legacy.agreement_id, intent=base.intent,
+        offer=base.offer, acceptance=base.acceptance, vendor_key=base.vendor_key,
+        recorded_at=base.recorded_at + timedelta(seconds=1),
+    )  # fmt: skip
+    entry = AGREEMENT_ENTRY.entry(
+        later, partition=later.partition, seq=1, prev_hash=legacy.agreement_id,
+        readers=_readers(KEYS.intent_sealing), recorded_at=later.recorded_at,
+    )  # fmt: skip
+    links = [decode_link(encode(legacy)), decode_link(encode(entry))]
+    assert links == [legacy, entry]
+    assert check_chain(base.partition, links).intact
+    found, chain = locate(base.partition, links, legacy.agreement_id)
+    assert found == legacy and chain.entries == 1
+    cheaper = legacy.model_copy(
+        update={"offer": legacy.offer.model_copy(update={"price": Decimal("1")})}
+    )
+    assert "does not verify" in (check_chain(base.partition, [cheaper, entry]).problem or "")
+    with pytest.raises(SchemaError):
+        decode_link(b'{"kind":"intent"}')

@@ -238,4 +238,4 @@ def test_matrix_covers_every_principal_kind_and_resource_type() -> None:
     assert {c[1] for c in CELLS} == {"topic", "group", "transactional-id", "cluster"}
     assert {c[0] for c in CELLS} == set(PRINCIPALS)
     assert set(OTHERS) <= {c[2] for c in CELLS}
-    assert len(CELLS) == 4 * (len(TOPICS) * 4 + len(GROUPS) * 2 + len(TRANSACTIONAL_IDS) + 2)
+    assert len(CELLS) == 5 * (len(TOPICS) * 4 + len(GROUPS) * 2 + len(TRANSACTIONAL_IDS) + 2)

@@ -171,7 +171,7 @@ async def test_the_vendor_verifies_its_clear_copy_against_the_log(
     assert kept == agreed.agreement
     check = await verify_kept(secure_kafka.broker_settings(f"vendor-{FLOW_VENDOR}"), kept)
     assert check.ok, check.problem
-    assert check.entry is not None and check.entry.content_hash == kept.agreement_id
+    assert isinstance(check.entry, LogEntry) and check.entry.content_hash == kept.agreement_id
     # a copy with another price is no agreement the log records
     forged = kept.model_copy(
         update={"offer": kept.offer.model_copy(update={"price": Decimal("1")})}
