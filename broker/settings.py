@@ -56,6 +56,8 @@ class BrokerSettings(KafkaConnection):
         default_factory=lambda data: default_datadir(data.get("app_id", DEFAULT_APP_ID))
     )
     max_offers_per_vendor: int = Field(default=3, ge=1, le=100)
+    # a customer may correct or add to what it disclosed, but not flood the vendor with it
+    max_disclosures_per_agreement: int = Field(default=10, ge=1, le=100)
     expiry_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     metrics_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # how soon a crashed worker's partitions move to a live one (faust's default is 60 s)

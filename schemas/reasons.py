@@ -58,6 +58,7 @@ class ReasonCode(StrEnum):
     NOT_AGREED_VENDOR = "not_agreed_vendor"
     NO_SEALING_KEY = "no_sealing_key"
     SEALING_KEY_MISMATCH = "sealing_key_mismatch"
+    TOO_MANY_DISCLOSURES = "too_many_disclosures"
 
     @property
     def description(self) -> str:
@@ -137,6 +138,9 @@ _DESCRIPTIONS: Final = MappingProxyType(
         "nothing can be sealed to it (it must publish a profile with one).",
         ReasonCode.SEALING_KEY_MISMATCH: "The disclosure is sealed to a key other than the "
         "vendor's registered sealing key.",
+        ReasonCode.TOO_MANY_DISCLOSURES: "The agreement already had as many disclosures "
+        "delivered as the processors allow (INTENTCAST_MAX_DISCLOSURES_PER_AGREEMENT, 10 by "
+        "default).",
     }
 )
 
@@ -185,6 +189,7 @@ _FACTS: Final = MappingProxyType(
         # the vendor may publish a profile with a key later: the same disclosure may then pass
         ReasonCode.NO_SEALING_KEY: (frozenset({_C}), True),
         ReasonCode.SEALING_KEY_MISMATCH: (frozenset({_C}), False),
+        ReasonCode.TOO_MANY_DISCLOSURES: (frozenset({_C}), False),
     }
 )
 """Per code: who is told, and whether a resend may pass."""

@@ -98,10 +98,6 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
         return
     sender = CustomerRecord("disclosure", disclosure.intent_id)
     try:
-        if record is not None and disclosure.disclosure_id in record.disclosures:
-            raise Refused(
-                ReasonCode.DUPLICATE_MESSAGE, "another disclosure with this id was delivered"
-            )
         agreed = await _agreed_parties(ctx, rec.partition, disclosure.intent_id, record)
         check_disclosure(
             disclosure,
@@ -109,6 +105,7 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
             agreed=agreed,
             vendor_sealing_key=ctx.registry.sealing_key_of(disclosure.vendor_id),
         )
+        _check_record(disclosure, record, ctx.settings.max_disclosures_per_agreement)
     except Refused as exc:
         await refuse(ctx, rec, exc, sender)
         return
@@ -118,6 +115,16 @@ async def handle_disclosure(ctx: HandlerContext, rec: Incoming) -> None:
         disclosures = {**record.disclosures, disclosure.disclosure_id: digest}
         ctx.store.put(disclosure.intent_id, record.model_copy(update={"disclosures": disclosures}))
     ctx.metrics.count("disclosures.delivered")
+
+
+def _check_record(disclosure: Disclosure, record: IntentRecord | None, limit: int) -> None:
+    """What the intent's record remembers while it is kept: ids used, and how many."""
+    if record is None:
+        return
+    if disclosure.disclosure_id in record.disclosures:
+        raise Refused(ReasonCode.DUPLICATE_MESSAGE, "another disclosure with this id was delivered")
+    if len(record.disclosures) >= limit:
+        raise Refused(ReasonCode.TOO_MANY_DISCLOSURES, f"at most {limit} disclosures per agreement")
 
 
 async def _agreed_parties(

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from intentcast.broker.processors.disclosures import AgreedParties, check_disclosure
+from intentcast.broker.pii import find_pii
+from intentcast.broker.processors.disclosures import (
+    AgreedParties,
+    _check_record,
+    check_disclosure,
+)
+from intentcast.broker.records import IntentRecord
 from intentcast.broker.refusal import Refused
-from intentcast.schemas import Agreement, Disclosure, ReasonCode, SigningKey, sign_model
+from intentcast.schemas import (
+    Agreement,
+    DisclosedFields,
+    Disclosure,
+    IntentState,
+    ReasonCode,
+    SigningKey,
+    content_hash,
+    encode,
+    sign_model,
+)
 from intentcast.schemas._tools.samples import sample, sample_keys
 
 DISCLOSURE = sample(Disclosure)
@@ -74,3 +90,31 @@ def test_disclosure_reasons_are_told_to_the_customer_only() -> None:
     # tells the sender, so a disclosure's refusal still goes to its customer only
     assert "customer" in {a.value for a in ReasonCode.AGREEMENT_UNKNOWN.audience}
     assert ReasonCode.NO_SEALING_KEY.retriable
+
+
+def test_what_a_disclosure_carries_would_be_refused_in_an_intent() -> None:
+    """The PII screen stays: personal data has one way in, sealed in a disclosure."""
+    opened = sample(DisclosedFields)
+    address = opened.delivery_address
+    assert address is not None
+    assert find_pii([opened.phone or ""]) == "phone number"
+    assert find_pii([" ".join(address.lines)]) == "street address"
+    assert find_pii(["ada@example.org"]) == "e-mail address"
+
+
+def test_the_intents_record_refuses_a_reused_id_and_more_than_the_limit() -> None:
+    intent = AGREEMENT.intent
+    record = IntentRecord(
+        intent_json=encode(intent).decode(), intent_hash=content_hash(intent),
+        expires_at_ms=0, partition=0, agreement_id=AGREEMENT.agreement_id,
+        disclosures={DISCLOSURE.disclosure_id: "0" * 64},
+    ).transition(IntentState.AGREED, agreed_vendor=AGREEMENT.offer.vendor_id)  # fmt: skip
+    with pytest.raises(Refused) as reused:
+        _check_record(DISCLOSURE, record, limit=10)
+    assert reused.value.reason is ReasonCode.DUPLICATE_MESSAGE
+    another = _resigned(disclosure_id="b" * 32)
+    _check_record(another, record, limit=2)
+    with pytest.raises(Refused) as full:
+        _check_record(another, record, limit=1)
+    assert full.value.reason is ReasonCode.TOO_MANY_DISCLOSURES
+    _check_record(DISCLOSURE, None, limit=1)  # after expiry the record is gone: the log decides

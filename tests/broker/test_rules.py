@@ -488,6 +488,8 @@ PRODUCED_ELSEWHERE: dict[ReasonCode, str] = {
     ReasonCode.NOT_AGREED_VENDOR: _DISCLOSURE_RULES,
     ReasonCode.NO_SEALING_KEY: _DISCLOSURE_RULES,
     ReasonCode.SEALING_KEY_MISMATCH: _DISCLOSURE_RULES,
+    ReasonCode.TOO_MANY_DISCLOSURES: "tests/broker/test_disclosure_rules.py::"
+    "test_the_intents_record_refuses_a_reused_id_and_more_than_the_limit",
 }
 
 

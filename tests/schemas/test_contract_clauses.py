@@ -519,14 +519,14 @@ def test_the_documented_limits_are_the_processors_defaults() -> None:
         "MAX_CLOCK_SKEW_SECONDS": settings.max_clock_skew_seconds,
         "MAX_EXPIRY_DAYS": settings.max_expiry_days,
         "MAX_OFFERS_PER_VENDOR": settings.max_offers_per_vendor,
+        "MAX_DISCLOSURES_PER_AGREEMENT": settings.max_disclosures_per_agreement,
     }
     markets = ", ".join(f"`{m}`" for m in settings.markets)
     assert f"by default {markets}" in text
     assert f"`INTENTCAST_PARTITIONS` ({settings.partitions} by default" in text
-    assert (
-        f"{settings.max_offers_per_vendor} by default"
-        in (REPO_DIR / "docs" / "reasons.md").read_text()
-    )
+    reasons = (REPO_DIR / "docs" / "reasons.md").read_text()
+    assert f"{settings.max_offers_per_vendor} by default" in reasons
+    assert f"{settings.max_disclosures_per_agreement} by default" in reasons
 
 
 def _leaf_fields() -> dict[str, set[str]]:
