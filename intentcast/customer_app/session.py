@@ -48,12 +48,13 @@ class AppError(Exception):
 
 def plain(exc: IntentcastError) -> str:
     """A client error as a person reads it: what happened, then what to do next."""
-    if isinstance(exc, IntentRejectedError | AgreementError | DisclosureError) and exc.reason:
-        verb = {
-            IntentRejectedError: "refused the intent", AgreementError: "made no deal",
-            DisclosureError: "refused the disclosure",
-        }[type(exc)]  # fmt: skip
-        return f"The broker {verb}: {exc.reason.description}"
+    refused = (
+        (IntentRejectedError, "refused the intent"), (AgreementError, "made no deal"),
+        (DisclosureError, "refused the disclosure"),
+    )  # fmt: skip
+    for kind, verb in refused:
+        if isinstance(exc, kind) and exc.reason is not None:
+            return f"The broker {verb}: {exc.reason.description}"
     hint = next_step(exc)
     return f"{exc}. {hint}" if hint else str(exc)
 
