@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -37,6 +37,3 @@ async def signed_in(server: CustomerAppServer) -> AsyncIterator[aiohttp.ClientSe
         async with http.get(server.url, allow_redirects=False) as response:
             assert response.status == 303
         yield http
-
-
-Api = Callable[..., object]
