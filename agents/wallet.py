@@ -34,7 +34,14 @@ from intentcast.schemas.errors import SchemaError
 from intentcast.schemas.retention import RetentionAttestation, agreement_retention_end
 from intentcast.schemas.timeutil import format_utc, parse_utc, utcnow
 
-__all__ = ["DEFAULT_WALLET", "IntentKeys", "Wallet", "default_wallet_path"]
+__all__ = [
+    "DEFAULT_WALLET",
+    "IntentKeys",
+    "Wallet",
+    "default_wallet_path",
+    "read_private_json",
+    "write_private_json",
+]
 
 WALLET_VERSION: Final = 1
 
@@ -47,6 +54,53 @@ def default_wallet_path() -> Path:
 
 
 DEFAULT_WALLET: Final = default_wallet_path()
+
+
+def read_private_json(path: Path, *, what: str) -> Any:
+    """The JSON in an owner-only file, or None when there is none yet.
+
+    Refused when group or others can read it: the files this reads hold secrets or a
+    customer's history, and a readable copy may already have leaked.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WalletError(f"cannot read {what} {path}: {exc}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise WalletError(
+            f"{what} {path} is accessible by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}"
+        )
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise WalletError(f"{what} {path} is unreadable: {exc}") from None
+
+
+def write_private_json(path: Path, data: Any, *, what: str) -> None:
+    """Replace ``path`` atomically with ``data`` as JSON, owner-only (0600 in a 0700 folder).
+
+    A crash leaves the old or the new file, never half of one.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{what}-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise WalletError(f"cannot write {what} in {folder}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:  # mkstemp creates the file with mode 0600
+            handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise WalletError(f"cannot write {what} {path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -87,54 +141,26 @@ class Wallet:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
         self._data: dict[str, Any] = {
-            "version": WALLET_VERSION, "intents": {}, "receipts": {}, "disclosures": {},
-            "attestations": {}, "dropped": {},
+            "version": WALLET_VERSION, "intents": {}, "receipts": {}, "attestations": {},
+            "dropped": {}, "disclosures": {},
         }  # fmt: skip
         self._load()
 
     def _load(self) -> None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
+        data = read_private_json(self.path, what="wallet")
+        if data is None:
             return
-        except OSError as exc:
-            raise WalletError(f"cannot read wallet {self.path}: {exc}") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise WalletError(
-                f"wallet {self.path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {self.path}"
-            )
-        try:
-            data = orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise WalletError(f"wallet {self.path} is unreadable: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != WALLET_VERSION:
             raise WalletError(f"wallet {self.path} is not an Intentcast wallet (version 1)")
         data.setdefault("intents", {})
         data.setdefault("receipts", {})
-        data.setdefault("disclosures", {})
         data.setdefault("attestations", {})
         data.setdefault("dropped", {})
+        data.setdefault("disclosures", {})
         self._data = data
 
     def _save(self) -> None:
-        folder = self.path.parent
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".wallet-", suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise WalletError(f"cannot write wallet in {folder}: {exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:  # mkstemp creates the file with mode 0600
-                handle.write(orjson.dumps(self._data, option=orjson.OPT_INDENT_2))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise WalletError(f"cannot write wallet {self.path}: {exc}") from None
+        write_private_json(self.path, self._data, what="wallet")
 
     def add_keys(
         self, intent_id: str, keys: IntentKeys, *, expires_at: datetime | None = None
@@ -265,6 +291,26 @@ class Wallet:
         """Keep an agreement and its consent receipt."""
         self._data["receipts"][receipt.agreement_id] = receipt.to_json()
         self._save()
+
+    def forget(self, intent_id: str) -> None:
+        """Delete an intent's keys, receipts, attestations and disclosures for good (the
+        customer's choice, once the intent is closed: without the keys nobody can act for it
+        or open its replies again, and nothing on this machine recalls it)."""
+        self._data["intents"].pop(intent_id, None)
+        self._data["dropped"].pop(intent_id, None)
+        receipts = self._data["receipts"]
+        for agreement_id in [a for a, r in receipts.items() if r.get("intent_id") == intent_id]:
+            del receipts[agreement_id]
+            self._data["attestations"].pop(agreement_id, None)
+        disclosures = self._data["disclosures"]
+        for disclosure_id in [d for d, v in disclosures.items() if v["intent_id"] == intent_id]:
+            del disclosures[disclosure_id]
+        self._save()
+
+    def stored_receipt(self, agreement_id: str) -> dict[str, Any] | None:
+        """One receipt exactly as stored (not yet verified), so a check can report its flaws."""
+        stored = self._data["receipts"].get(agreement_id)
+        return dict(stored) if isinstance(stored, dict) else None
 
     def add_disclosure(self, disclosure: Disclosure, values: dict[str, Any]) -> None:
         """Keep a disclosure as sent, and what it disclosed: the customer's own record of

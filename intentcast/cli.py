@@ -7,6 +7,7 @@ import typer
 from intentcast import (
     bench_cmd,
     broker_cmd,
+    customer_app,
     dashboard,
     disclose_cmd,
     doctor,
@@ -37,6 +38,7 @@ app.add_typer(vendor_cmd.app, name="vendor")
 app.add_typer(principals_cmd.app, name="principals")
 app.command()(monitor.monitor)
 app.command()(dashboard.dashboard)
+app.command()(customer_app.customer)
 app.command()(bench_cmd.bench)
 app.command()(doctor.doctor)
 

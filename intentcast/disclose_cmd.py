@@ -20,7 +20,7 @@ from intentcast.agents import (
     default_wallet_path,
 )
 from intentcast.console import console, fail
-from intentcast.intent_cmd import _hint, _settings
+from intentcast.intent_cmd import _settings, next_step
 from intentcast.schemas.canonical import decode
 from intentcast.schemas.errors import IntentcastError
 from intentcast.schemas.timeutil import format_utc
@@ -100,7 +100,7 @@ def disclose(
         asyncio.run(_disclose(kept, receipt, fields, bootstrap))
     except IntentcastError as exc:
         hint = exc.reason.description if isinstance(exc, DisclosureError) and exc.reason else ""
-        hint = hint or _hint(exc)
+        hint = hint or next_step(exc)
         raise fail(f"{exc}" + (f"\n{hint}" if hint else "")) from None
 
 

@@ -91,7 +91,8 @@ def _choose(offers: list[Offer], accept: str) -> Offer | None:
     return matches[0]
 
 
-def _hint(exc: IntentcastError) -> str:
+def next_step(exc: IntentcastError) -> str:
+    """One sentence saying what to do about a client error (empty when there is nothing)."""
     if isinstance(exc, KafkaUnavailableError):
         return "Is Kafka running? Start it with `intentcast kafka start`, or pass --bootstrap."
     if isinstance(exc, TopicMissingError | ReplyTimeoutError):
@@ -208,7 +209,7 @@ def publish(
                      submit=submit)
         )  # fmt: skip
     except IntentcastError as exc:
-        hint = _hint(exc)
+        hint = next_step(exc)
         raise fail(f"{exc}" + (f"\n{hint}" if hint else "")) from None
 
 

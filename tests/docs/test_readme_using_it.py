@@ -3,15 +3,16 @@ fresh home, each long-running command in its own "terminal" (a background proces
 
 The commands are read from README.md, so the test follows the README when it changes. The
 only changes made to them: `<agreement-id>` is replaced by the id `intent publish` printed,
-`dashboard` gets a free --port when the README gives none (8765 may be taken on a shared
-machine), and `bench` runs as `bench --help` (the full benchmark starts its own Kafka and
-takes minutes). The Kafka it starts is its own: INTENTCAST_BOOTSTRAP names a free port, which
-`intentcast kafka start` and every other command honour; `intentcast kafka stop` with the same
-environment stops it at the end.
+`dashboard` and `customer` get a free --port when the README gives none (8765 may be taken
+on a shared machine), and `bench` runs as `bench --help` (the full benchmark starts its own
+Kafka and takes minutes). The Kafka it starts is its own: INTENTCAST_BOOTSTRAP names a free
+port, which `intentcast kafka start` and every other command honour; `intentcast kafka stop`
+with the same environment stops it at the end.
 """
 
 from __future__ import annotations
 
+import http.client
 import re
 import signal
 import subprocess
@@ -35,7 +36,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 ROOT = typer.main.get_command(app)
 HEADING = "## Using it"
 # commands a user leaves running in a terminal of their own
-LONG_RUNNING = {("broker", "run"), ("vendor", "run"), ("monitor",), ("dashboard",)}
+LONG_RUNNING = {("broker", "run"), ("vendor", "run"), ("monitor",), ("dashboard",), ("customer",)}
 STEP_TIMEOUT: dict[tuple[str, ...], float] = {
     ("kafka", "start"): 150.0,
     ("intent", "publish"): 150.0,
@@ -172,7 +173,7 @@ def test_the_readme_using_it_block_runs_from_a_fresh_folder(terminals: Terminals
         path = command_path(words)
         if path == ("bench",):
             words = ["bench", "--help"]  # the full benchmark takes minutes and its own Kafka
-        if path == ("dashboard",) and "--port" not in words:
+        if path in {("dashboard",), ("customer",)} and "--port" not in words:
             words = [*words, "--port", str(free_port())]
         words = [agreement_id if w == "<agreement-id>" else w for w in words]
         if path in LONG_RUNNING:
@@ -211,6 +212,8 @@ def ready(t: Terminals, path: tuple[str, ...], words: list[str]) -> None:
     elif path == ("dashboard",):
         url = f"http://127.0.0.1:{words[words.index('--port') + 1]}/"
         what, up = "the dashboard page", lambda: page_served(url)
+    elif path == ("customer",):
+        what, up = "the customer app's address", lambda: app_served(t.output(path))
     else:  # monitor: a live view with nothing to wait for; it must keep running
         still_running(t, path, 3.0)
         return
@@ -224,6 +227,24 @@ def page_served(url: str) -> bool:
             return bool(response.status == 200 and b"<html" in response.read().lower())
     except OSError:
         return False
+
+
+def app_served(output: str) -> bool:
+    """The customer app printed its address, and that address hands this browser its cookie."""
+    found = re.search(r"http://127\.0\.0\.1:(\d+)(/\?token=\S+)", output)
+    if found is None:
+        return False
+    conn = http.client.HTTPConnection("127.0.0.1", int(found[1]), timeout=5)
+    try:
+        conn.request("GET", found[2])
+        response = conn.getresponse()
+        return response.status == 303 and "intentcast_app=" in (
+            response.getheader("Set-Cookie") or ""
+        )
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 def check_publish(stdout: str) -> str:
