@@ -116,6 +116,21 @@ class _Sent:
     checking: bool = False  # a diagnosis is running
 
 
+class OutputsDroppedError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints
+    """Records queued or in flight were dropped by a reset (another batch's retry): the batch
+    that queued them is handled again."""
+
+    retriable = True
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """What `Outputs.hand_over` left in flight, and the reset count it was handed over under."""
+
+    sent: list[_Sent]
+    resets: int
+
+
 class _Resend:
     """The batch failed only because an earlier refused batch left its producer's sequence
     numbers for that partition ahead of the broker's."""
@@ -292,6 +307,16 @@ class Outputs:
         A vendor topic's destination fault is not a failure: those records are acknowledged
         as dead letters instead.
         """
+        await self.acknowledged(await self.hand_over())
+
+    async def hand_over(self) -> InFlight:
+        """Send everything queued without waiting for its acknowledgements: what was in flight
+        when it returns, for `acknowledged`.
+
+        A pipelined batch loop handles its next batch meanwhile. The result covers every batch
+        handed over before, by any agent (their records may include this caller's), so a
+        caller that waits for it waits for all of its own records.
+        """
         if self._failed is not None:
             raise self._failed
         async with self._submit_lock:
@@ -303,9 +328,18 @@ class Outputs:
                 # records of other agents were in this queue too: none of them may commit now
                 self._failed = exc
                 raise
-            waiting = list(self._in_flight)
-        if waiting:
-            await self._wait(waiting)
+            return InFlight(list(self._in_flight), self.resets)
+
+    async def acknowledged(self, in_flight: InFlight) -> None:
+        """Wait until what `hand_over` returned is acknowledged; raise if any of it failed, or
+        if a reset dropped the queues since (the records were never sent, or lost with the
+        producer), or if any flush failed since (its records may have been the caller's)."""
+        if in_flight.sent:
+            await self._wait(in_flight.sent)
+        if self.resets != in_flight.resets:
+            raise OutputsDroppedError("the outputs were reset before their acknowledgement")
+        if self._failed is not None:
+            raise self._failed
 
     async def _wait(self, waiting: list[_Sent]) -> None:
         pending = {sent.settled for sent in waiting}
