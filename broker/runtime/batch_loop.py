@@ -31,12 +31,13 @@ its partitions go.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiokafka.errors import KafkaError
 
@@ -47,13 +48,18 @@ from intentcast.broker.runtime.checkpoint import Checkpoint
 from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
 from intentcast.broker.runtime.holes import HoleFiller
 from intentcast.broker.runtime.supervision import KafkaLiveness, Supervision
-from intentcast.schemas import ReasonCode
+from intentcast.schemas import ACCEPTANCES, ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.batch_loop")
 Handler = Callable[[Context, Incoming], Awaitable[None]]
 BATCH = 200
 BATCH_WINDOW_S = 0.005
 MAX_IN_FLIGHT = 4  # batches handed over and awaiting their acknowledgements, per agent
+CHAINED: Final = frozenset({ACCEPTANCES})
+"""Inputs whose handlers chain their outputs on heads read back from Kafka (the agreement log):
+their next batch waits for the last one's acknowledgements. Any agent's thrown-away batch drops
+the cached chain heads (`Context.abandon_batch`); a batch handled while the last one's records
+were still in flight would then re-read a head without them, and fork the chain."""
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -97,6 +103,8 @@ class AgentLoop:
         self._handed: deque[_HandedOver] = deque()  # oldest first
         self._finisher: asyncio.Task[None] | None = None
         self._room = asyncio.Condition()
+        self._broken: Exception | None = None  # the worker is stopping on this fault
+        self.max_in_flight = 1 if topic in CHAINED else MAX_IN_FLIGHT
         self.idle_since: float | None = time.monotonic()
 
     async def run(self, stream: Any) -> AsyncIterator[None]:
@@ -122,8 +130,10 @@ class AgentLoop:
 
     async def submit(self, records: list[Incoming]) -> None:
         """Handle one batch and hand its outputs over; returns while they are in flight."""
+        if self._broken is not None:
+            raise self._broken  # no more batches once the finisher gave up
         async with self._room:
-            await self._room.wait_for(lambda: len(self._handed) < MAX_IN_FLIGHT)
+            await self._room.wait_for(self._has_room)
         async with self._lock:
             self.idle_since = None
             generation = self.rt.checkpoint.generation
@@ -161,6 +171,13 @@ class AgentLoop:
         while (finisher := self._finisher) is not None and not finisher.done():
             await asyncio.wait({finisher})
 
+    def _has_room(self) -> bool:
+        """Room for one more batch, and no failed handling waiting to be handled again: a batch
+        handled now would build on the chain heads and state its failure dropped."""
+        return len(self._handed) < self.max_in_flight and not any(
+            entry.error is not None for entry in self._handed
+        )
+
     def _mark_idle(self) -> None:
         if self._current is None and not self._handed:
             self.idle_since = time.monotonic()
@@ -187,7 +204,10 @@ class AgentLoop:
         else:
             self._handed.append(_HandedOver(batch, generation, state, resets, in_flight))
         if self._finisher is None or self._finisher.done():
-            self._finisher = asyncio.ensure_future(self._finish_in_order())
+            # a context of its own: this task's current state batch is not the finisher's
+            self._finisher = asyncio.get_running_loop().create_task(
+                self._finish_in_order(), context=contextvars.Context()
+            )
 
     async def _finish_in_order(self) -> None:
         """Acknowledge, apply and mark done each batch handed over, oldest first."""
@@ -216,6 +236,7 @@ class AgentLoop:
             await self._made_room()
             raise
         except Exception as exc:
+            self._broken = exc
             self._throw_away()
             await self._made_room()
             await self.rt.supervision.fatal(f"agent {self.name} failed", exc)
@@ -232,8 +253,9 @@ class AgentLoop:
         ctx = self.rt.ctx
         while self._handed:
             entry = self._handed.pop()
-            ctx.abandon_batch(entry.state)
-            entry.state = None
+            if entry.state is not None:  # a failed handling threw its own away at once
+                ctx.abandon_batch(entry.state)
+                entry.state = None
 
     async def _handle_again(self, first: Exception) -> None:
         """The oldest batch handed over failed: throw it away with every batch handled after
