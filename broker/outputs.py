@@ -72,6 +72,11 @@ from intentcast.schemas.partitioning import key_partition  # the contract's, use
 Headers = Sequence[tuple[str, bytes]]
 Queued = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 BATCH_BYTES = 256 * 1024
+LINGER_MS: Final = 5
+"""How long a handed-over batch waits for others to share its produce request. The batch loop
+no longer waits for its acknowledgements before it takes the next batch, so a longer linger
+costs latency only; each produce request is a socket write, the largest single cost the
+processors had in a profile (measured in docs/performance.md)."""
 SUSPECT_AFTER_S: Final = 1.0
 """A vendor topic's batch not acknowledged by then has its topic checked (one metadata request):
 a batch queued for a deleted topic would otherwise fail only after aiokafka's 30 s timeout."""
@@ -195,7 +200,7 @@ class Outputs:
             **self._settings.kafka_kwargs(),
             acks="all",
             enable_idempotence=True,
-            linger_ms=1,
+            linger_ms=LINGER_MS,
             max_batch_size=BATCH_BYTES,
             request_timeout_ms=request_timeout_ms,
             client_id=f"{self._settings.app_id}-{role}",
@@ -224,7 +229,13 @@ class Outputs:
         self._producer = self._vendor_producer = None
         self.resets += 1  # batches of other agents queued into what is dropped: they retry too
         self._queued = defaultdict(list)
-        self._in_flight = []
+        dropped, self._in_flight = self._in_flight, []
+        for sent in dropped:
+            # whoever still waits for these (a batch handed over before the reset) learns now
+            # that they are dropped: a producer stopped past its timeout never settles them
+            sent.given_up = True
+            if not sent.settled.done():
+                sent.settled.set_exception(OutputsDroppedError("dropped by a reset of the outputs"))
         self._failed = None
         self._partition_counts.clear()
         for producer in old:
@@ -334,7 +345,7 @@ class Outputs:
         """Wait until what `hand_over` returned is acknowledged; raise if any of it failed, or
         if a reset dropped the queues since (the records were never sent, or lost with the
         producer), or if any flush failed since (its records may have been the caller's)."""
-        if in_flight.sent:
+        if self.resets == in_flight.resets and in_flight.sent:
             await self._wait(in_flight.sent)
         if self.resets != in_flight.resets:
             raise OutputsDroppedError("the outputs were reset before their acknowledgement")
@@ -342,6 +353,7 @@ class Outputs:
             raise self._failed
 
     async def _wait(self, waiting: list[_Sent]) -> None:
+        resets = self.resets
         pending = {sent.settled for sent in waiting}
         while pending:
             vendor = any(s.vendor and not s.settled.done() for s in waiting)
@@ -350,6 +362,8 @@ class Outputs:
             _, pending = await asyncio.wait(pending, timeout=SUSPECT_AFTER_S if vendor else None)
             if pending:
                 self._suspect()
+        if self.resets != resets:
+            return  # dropped: the caller says so; the fresh outputs have failed nothing
         self._in_flight = [s for s in self._in_flight if not s.settled.done()]
         for sent in waiting:
             if sent.settled.cancelled():

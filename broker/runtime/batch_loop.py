@@ -36,7 +36,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiokafka.errors import KafkaError
@@ -86,6 +86,8 @@ class _HandedOver:
     resets: int
     in_flight: InFlight | None  # None: its handling failed with `error`
     error: Exception | None = None
+    # set once it is done, handled again, or thrown away for good (a rebalance, a fatal fault)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AgentLoop:
@@ -99,10 +101,11 @@ class AgentLoop:
         # one batch handled at a time (the stream's or a re-read's), and none while batches
         # that failed are thrown away and handled again
         self._lock = asyncio.Lock()
-        self._current: asyncio.Task[None] | None = None  # the batch being handled
+        self._current: asyncio.Task[_HandedOver] | None = None  # the batch being handled
         self._handed: deque[_HandedOver] = deque()  # oldest first
         self._finisher: asyncio.Task[None] | None = None
-        self._room = asyncio.Condition()
+        self._changed = asyncio.Event()  # a batch finished or was thrown away
+        self._recovering = False  # failed batches are being handled again
         self._broken: Exception | None = None  # the worker is stopping on this fault
         self.max_in_flight = 1 if topic in CHAINED else MAX_IN_FLIGHT
         self.idle_since: float | None = time.monotonic()
@@ -125,29 +128,45 @@ class AgentLoop:
     async def process(self, records: list[Incoming]) -> None:
         """Handle one batch to the end: its outputs acknowledged and its state applied (or
         until a rebalance abandons it). For re-reads, which count what they handed over."""
-        await self.submit(records)
-        await self._finished()
+        entry = await self.submit(records)
+        if entry is not None:  # not just every batch so far: the stream's keep coming
+            await entry.settled.wait()
 
-    async def submit(self, records: list[Incoming]) -> None:
+    async def submit(self, records: list[Incoming]) -> _HandedOver | None:
         """Handle one batch and hand its outputs over; returns while they are in flight."""
         if self._broken is not None:
             raise self._broken  # no more batches once the finisher gave up
-        async with self._room:
-            await self._room.wait_for(self._has_room)
-        async with self._lock:
+        await self._acquire_with_room()
+        try:
             self.idle_since = None
             generation = self.rt.checkpoint.generation
             self._current = asyncio.ensure_future(self._handle(records, generation))
             try:
-                await asyncio.shield(self._current)
+                return await asyncio.shield(self._current)
             except asyncio.CancelledError:
                 if not self._current.cancelled():
                     self._current.cancel()  # we are cancelled ourselves: stop the batch too
                     raise
                 log.info("%s: a batch abandoned at a rebalance replays elsewhere", self.name)
+                return None
             finally:
                 self._current = None
                 self._mark_idle()
+        finally:
+            self._lock.release()
+
+    async def _acquire_with_room(self) -> None:
+        """The lock, once there is room for one more batch (checked under the lock, so two
+        callers, the stream and a re-read, never both take the last place)."""
+        while True:
+            self._changed.clear()
+            if self._has_room():
+                await self._lock.acquire()
+                if self._has_room():
+                    return
+                self._lock.release()
+                continue
+            await self._changed.wait()
 
     async def drain(self, timeout: float) -> bool:
         """Wait for the batches handled and in flight; cancel them after `timeout`. True if
@@ -166,23 +185,20 @@ class AgentLoop:
             await asyncio.wait(busy, timeout=remaining)
         return True
 
-    async def _finished(self) -> None:
-        """Until every batch handed over is finished (or thrown away at a rebalance)."""
-        while (finisher := self._finisher) is not None and not finisher.done():
-            await asyncio.wait({finisher})
-
     def _has_room(self) -> bool:
         """Room for one more batch, and no failed handling waiting to be handled again: a batch
         handled now would build on the chain heads and state its failure dropped."""
-        return len(self._handed) < self.max_in_flight and not any(
-            entry.error is not None for entry in self._handed
+        return (
+            not self._recovering
+            and len(self._handed) < self.max_in_flight
+            and not any(entry.error is not None for entry in self._handed)
         )
 
     def _mark_idle(self) -> None:
         if self._current is None and not self._handed:
             self.idle_since = time.monotonic()
 
-    async def _handle(self, records: list[Incoming], generation: int) -> None:
+    async def _handle(self, records: list[Incoming], generation: int) -> _HandedOver:
         """Handle the batch and hand its outputs over; a failure is left to the finisher, in
         order behind the batches handed over before it."""
         ctx = self.rt.ctx
@@ -200,14 +216,16 @@ class AgentLoop:
             raise
         except Exception as exc:
             ctx.abandon_batch(state)
-            self._handed.append(_HandedOver(records, generation, None, resets, None, exc))
+            entry = _HandedOver(records, generation, None, resets, None, exc)
         else:
-            self._handed.append(_HandedOver(batch, generation, state, resets, in_flight))
+            entry = _HandedOver(batch, generation, state, resets, in_flight)
+        self._handed.append(entry)
         if self._finisher is None or self._finisher.done():
             # a context of its own: this task's current state batch is not the finisher's
             self._finisher = asyncio.get_running_loop().create_task(
                 self._finish_in_order(), context=contextvars.Context()
             )
+        return entry
 
     async def _finish_in_order(self) -> None:
         """Acknowledge, apply and mark done each batch handed over, oldest first."""
@@ -223,47 +241,58 @@ class AgentLoop:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    await self._handle_again(exc)
+                    # thrown away at once: batches of other agents that built on their state
+                    # fail now instead of waiting for it
+                    self._recovering = True
+                    entries = self._throw_away()
+                    try:
+                        await self._handle_again(exc, entries)
+                    finally:
+                        self._settle(entries)
+                        self._recovering = False
+                        self._changed.set()
                     continue
                 self._handed.popleft()
+                head.settled.set()
                 self.rt.liveness.ok()
                 self.rt.checkpoint.done(head.records, head.generation)
                 ctx.metrics.count("consumer.batches")  # with the next: the batches' size
                 ctx.metrics.count("consumer.batch_records", len(head.records))
-                await self._made_room()
+                self._changed.set()
         except asyncio.CancelledError:
-            self._throw_away()  # a rebalance gave up on them: they replay elsewhere
-            await self._made_room()
+            self._settle(self._throw_away())  # a rebalance gave up on them: they replay elsewhere
+            self._changed.set()
             raise
         except Exception as exc:
             self._broken = exc
-            self._throw_away()
-            await self._made_room()
+            self._settle(self._throw_away())
+            self._changed.set()
             await self.rt.supervision.fatal(f"agent {self.name} failed", exc)
         finally:
             self._mark_idle()
 
-    async def _made_room(self) -> None:
-        async with self._room:
-            self._room.notify_all()
-
-    def _throw_away(self) -> None:
+    def _throw_away(self) -> list[_HandedOver]:
         """Drop the state of every batch handed over, newest first (later ones built on the
-        earlier ones' pending writes and chain heads)."""
+        earlier ones' pending writes and chain heads); return them, oldest first."""
         ctx = self.rt.ctx
+        entries = list(self._handed)
         while self._handed:
             entry = self._handed.pop()
             if entry.state is not None:  # a failed handling threw its own away at once
                 ctx.abandon_batch(entry.state)
                 entry.state = None
+        return entries
 
-    async def _handle_again(self, first: Exception) -> None:
+    @staticmethod
+    def _settle(entries: list[_HandedOver]) -> None:
+        for entry in entries:
+            entry.settled.set()
+
+    async def _handle_again(self, first: Exception, entries: list[_HandedOver]) -> None:
         """The oldest batch handed over failed: throw it away with every batch handled after
         it, and handle them again in order, one at a time, with no other batch handled
         meanwhile (a batch handled now would build on chain heads and state being dropped)."""
         async with self._lock:
-            entries = list(self._handed)
-            self._throw_away()
             ctx = self.rt.ctx
             await ctx.outputs.reset()
             started = time.monotonic()
