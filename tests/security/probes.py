@@ -56,15 +56,20 @@ async def can_read(kwargs: dict[str, Any], admin: AIOKafkaAdminClient, topic: st
         await consumer.stop()
 
 
-async def can_write(producer: AIOKafkaProducer, topic: str) -> bool:
-    """Produce one small record to partition 0."""
+async def can_write(
+    producer: AIOKafkaProducer, topic: str, written: list[tuple[str, int]] | None = None
+) -> bool:
+    """Produce one small record to partition 0; a record that landed is added to `written`
+    as (topic, offset), for whoever must clean it up."""
     try:
-        await asyncio.wait_for(
+        sent = await asyncio.wait_for(
             producer.send_and_wait(topic, b"acl-probe", key=b"acl-probe", partition=0),
             PROBE_TIMEOUT,
         )
     except TopicAuthorizationFailedError:
         return False
+    if written is not None:
+        written.append((topic, sent.offset))
     return True
 
 
