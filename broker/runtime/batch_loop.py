@@ -48,15 +48,15 @@ from intentcast.broker.runtime.checkpoint import Checkpoint
 from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
 from intentcast.broker.runtime.holes import HoleFiller
 from intentcast.broker.runtime.supervision import KafkaLiveness, Supervision
-from intentcast.schemas import ACCEPTANCES, ATTESTATIONS, DISCLOSURES, ReasonCode
+from intentcast.schemas import ACCEPTANCES, ReasonCode
 
 log = logging.getLogger("intentcast.broker.runtime.batch_loop")
 Handler = Callable[[Context, Incoming], Awaitable[None]]
 BATCH = 200
 BATCH_WINDOW_S = 0.005
 MAX_IN_FLIGHT = 4  # batches handed over and awaiting their acknowledgements, per agent
-CHAINED: Final = frozenset({ACCEPTANCES, DISCLOSURES, ATTESTATIONS})
-"""Inputs whose handlers append to the agreement log, chaining on heads read back from Kafka:
+CHAINED: Final = frozenset({ACCEPTANCES})
+"""Inputs whose handlers chain their outputs on heads read back from Kafka (the agreement log):
 their next batch waits for the last one's acknowledgements. Any agent's thrown-away batch drops
 the cached chain heads (`Context.abandon_batch`); a batch handled while the last one's records
 were still in flight would then re-read a head without them, and fork the chain."""

@@ -31,8 +31,7 @@ from aiokafka.errors import (
 from intentcast.broker.context import OutputsResetError
 from intentcast.broker.metrics import Metrics
 from intentcast.broker.processors.incoming import Incoming
-from intentcast.broker.runtime.app import HANDLERS
-from intentcast.broker.runtime.batch_loop import CHAINED, AgentLoop, Runtime
+from intentcast.broker.runtime.batch_loop import AgentLoop, Runtime
 from intentcast.broker.runtime.checkpoint import Checkpoint, Progress
 from intentcast.broker.runtime.faults import Fault, ThrottledLog, classify
 from intentcast.broker.runtime.holes import HoleFiller
@@ -308,33 +307,3 @@ def test_fault_counters_named_after_exceptions_make_a_valid_snapshot() -> None:
     snapshot = metrics.snapshot()
     assert snapshot.counters == {"faults.transient.leader_not_available_error": 1}
     assert list(snapshot.gauges) == ["vendor_unhealthy.acme_bikes_"]
-
-
-def _appends_to_ledger(handler: object) -> bool:
-    """Whether `handler`, or a function of its module it calls (transitively), appends to
-    the ledger: read from the source, so a new appending handler is found without running."""
-    module = inspect.getmodule(handler)
-    assert module is not None
-    functions = {
-        name: inspect.getsource(fn)
-        for name, fn in vars(module).items()
-        if inspect.isfunction(fn) and fn.__module__ == module.__name__
-    }
-    seen, todo = set(), [getattr(handler, "__name__", "")]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in functions:
-            continue
-        seen.add(name)
-        if "ctx.ledger.append" in functions[name]:
-            return True
-        todo += [other for other in functions if f"{other}(" in functions[name]]
-    return False
-
-
-def test_every_agent_that_appends_to_the_agreement_log_is_not_pipelined() -> None:
-    """A pipelined agent's next batch may run on chain heads re-read without its own entries
-    still in flight, which would fork the chain: any handler that appends to the ledger must
-    be in `CHAINED`, and nothing else need be."""
-    appending = {topic for topic, (_, handler) in HANDLERS.items() if _appends_to_ledger(handler)}
-    assert appending == CHAINED
