@@ -26,7 +26,7 @@ from intentcast.broker.delivered import DeliveredOffers
 from intentcast.broker.intent_store import IntentStore, StateBatch, partition_of
 from intentcast.broker.ledger import Ledger
 from intentcast.broker.metrics import Metrics
-from intentcast.broker.outputs import InFlight, Outputs
+from intentcast.broker.outputs import Outputs
 from intentcast.broker.registry import VendorRegistry
 from intentcast.broker.replay import ReplayBarrier
 from intentcast.broker.settings import BrokerSettings
@@ -100,23 +100,13 @@ class Context:
         applied before its own, or it is not applied at all (`broker.intent_store`).
         """
         try:
-            in_flight = await self.outputs.hand_over()
-            await self.finish_batch(batch, in_flight, resets_at_start)
+            await self.outputs.flush()
+            if resets_at_start is not None and self.outputs.resets != resets_at_start:
+                raise OutputsResetError("the outputs were reset while this batch was queued")
+            await self.store.commit(batch)
         except BaseException:
             self.abandon_batch(batch)
             raise
-
-    async def finish_batch(
-        self, batch: StateBatch | None, in_flight: InFlight, resets_at_start: int | None
-    ) -> None:
-        """The second half of `commit_batch`, for a batch whose outputs were handed over while
-        the loop went on (`broker.runtime.batch_loop`): wait for their acknowledgements, then
-        apply its state. On failure nothing is abandoned here: the loop throws away this batch
-        and every one handled after it, in one place, before any of them is handled again."""
-        await self.outputs.acknowledged(in_flight)
-        if resets_at_start is not None and in_flight.resets != resets_at_start:
-            raise OutputsResetError("the outputs were reset while this batch was queued")
-        await self.store.commit(batch)
 
     def abandon_batch(self, batch: StateBatch | None = None) -> None:
         """A batch will not be committed: forget what it staged and what it cached."""

@@ -72,11 +72,6 @@ from intentcast.schemas.partitioning import key_partition  # the contract's, use
 Headers = Sequence[tuple[str, bytes]]
 Queued = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 BATCH_BYTES = 256 * 1024
-LINGER_MS: Final = 5
-"""How long a handed-over batch waits for others to share its produce request. The batch loop
-no longer waits for its acknowledgements before it takes the next batch, so a longer linger
-costs latency only; each produce request is a socket write, the largest single cost the
-processors had in a profile (measured in docs/performance.md)."""
 SUSPECT_AFTER_S: Final = 1.0
 """A vendor topic's batch not acknowledged by then has its topic checked (one metadata request):
 a batch queued for a deleted topic would otherwise fail only after aiokafka's 30 s timeout."""
@@ -119,21 +114,6 @@ class _Sent:
     resend: bool = False  # already the second try after an out-of-order sequence
     given_up: bool = False  # its records went elsewhere: its own acknowledgement no longer counts
     checking: bool = False  # a diagnosis is running
-
-
-class OutputsDroppedError(KafkaError):  # type: ignore[misc]  # aiokafka ships no hints
-    """Records queued or in flight were dropped by a reset (another batch's retry): the batch
-    that queued them is handled again."""
-
-    retriable = True
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """What `Outputs.hand_over` left in flight, and the reset count it was handed over under."""
-
-    sent: list[_Sent]
-    resets: int
 
 
 class _Resend:
@@ -200,7 +180,7 @@ class Outputs:
             **self._settings.kafka_kwargs(),
             acks="all",
             enable_idempotence=True,
-            linger_ms=LINGER_MS,
+            linger_ms=1,
             max_batch_size=BATCH_BYTES,
             request_timeout_ms=request_timeout_ms,
             client_id=f"{self._settings.app_id}-{role}",
@@ -229,13 +209,7 @@ class Outputs:
         self._producer = self._vendor_producer = None
         self.resets += 1  # batches of other agents queued into what is dropped: they retry too
         self._queued = defaultdict(list)
-        dropped, self._in_flight = self._in_flight, []
-        for sent in dropped:
-            # whoever still waits for these (a batch handed over before the reset) learns now
-            # that they are dropped: a producer stopped past its timeout never settles them
-            sent.given_up = True
-            if not sent.settled.done():
-                sent.settled.set_exception(OutputsDroppedError("dropped by a reset of the outputs"))
+        self._in_flight = []
         self._failed = None
         self._partition_counts.clear()
         for producer in old:
@@ -318,16 +292,6 @@ class Outputs:
         A vendor topic's destination fault is not a failure: those records are acknowledged
         as dead letters instead.
         """
-        await self.acknowledged(await self.hand_over())
-
-    async def hand_over(self) -> InFlight:
-        """Send everything queued without waiting for its acknowledgements: what was in flight
-        when it returns, for `acknowledged`.
-
-        A pipelined batch loop handles its next batch meanwhile. The result covers every batch
-        handed over before, by any agent (their records may include this caller's), so a
-        caller that waits for it waits for all of its own records.
-        """
         if self._failed is not None:
             raise self._failed
         async with self._submit_lock:
@@ -339,21 +303,11 @@ class Outputs:
                 # records of other agents were in this queue too: none of them may commit now
                 self._failed = exc
                 raise
-            return InFlight(list(self._in_flight), self.resets)
-
-    async def acknowledged(self, in_flight: InFlight) -> None:
-        """Wait until what `hand_over` returned is acknowledged; raise if any of it failed, or
-        if a reset dropped the queues since (the records were never sent, or lost with the
-        producer), or if any flush failed since (its records may have been the caller's)."""
-        if self.resets == in_flight.resets and in_flight.sent:
-            await self._wait(in_flight.sent)
-        if self.resets != in_flight.resets:
-            raise OutputsDroppedError("the outputs were reset before their acknowledgement")
-        if self._failed is not None:
-            raise self._failed
+            waiting = list(self._in_flight)
+        if waiting:
+            await self._wait(waiting)
 
     async def _wait(self, waiting: list[_Sent]) -> None:
-        resets = self.resets
         pending = {sent.settled for sent in waiting}
         while pending:
             vendor = any(s.vendor and not s.settled.done() for s in waiting)
@@ -362,8 +316,6 @@ class Outputs:
             _, pending = await asyncio.wait(pending, timeout=SUSPECT_AFTER_S if vendor else None)
             if pending:
                 self._suspect()
-        if self.resets != resets:
-            return  # dropped: the caller says so; the fresh outputs have failed nothing
         self._in_flight = [s for s in self._in_flight if not s.settled.done()]
         for sent in waiting:
             if sent.settled.cancelled():

@@ -302,20 +302,17 @@ class ProcessorsRuntime:
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """faust no longer waits for events in flight (acks=False), so this does: each batch
         finishes or is abandoned, then what is done is committed while still assigned."""
-        await self._drain(DRAIN_TIMEOUT_S)
+        for loop in self.loops.values():
+            await loop.drain(DRAIN_TIMEOUT_S)
         await self.checkpoint.commit()
         self.checkpoint.forget()
         self.holes.forget()
         self.ctx.forget_partitions()
 
-    async def _drain(self, timeout_s: float) -> None:
-        """Every agent's batches in flight finish or are cancelled within `timeout_s`, all
-        agents at once (one after the other, five agents could take five times as long)."""
-        await asyncio.gather(*(loop.drain(timeout_s) for loop in self.loops.values()))
-
     async def _on_shutdown(self, sender: Any, **kwargs: Any) -> None:
         self.supervision.stopping()  # the process ends within the budget, stop or no stop
-        await self._drain(DRAIN_TIMEOUT_S / 2)
+        for loop in self.loops.values():
+            await loop.drain(DRAIN_TIMEOUT_S / 2)
         await self.checkpoint.commit()
         await self.gate.stop()
         await self.ctx.registry.stop()
